@@ -1,0 +1,215 @@
+package material
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// scanImage draws an A4-like page: white paper with grey noise, lines of
+// dark "text" strokes and a red stamp, the content of a real scan.
+func scanImage(w, h int, seed uint64) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 7))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := uint8(244)
+			if r.IntN(8) == 0 {
+				v = uint8(236 + r.IntN(12)) // paper grain
+			}
+			img.Pix[y*img.Stride+x*4+0] = v
+			img.Pix[y*img.Stride+x*4+1] = v
+			img.Pix[y*img.Stride+x*4+2] = v - 4
+			img.Pix[y*img.Stride+x*4+3] = 255
+		}
+	}
+	line := max(h/60, 8)
+	for y := line * 3; y < h-line*3; y += line * 2 {
+		for x := w / 10; x < w-w/10; {
+			glyph := line/2 + r.IntN(line)
+			for gy := 0; gy < line; gy++ {
+				for gx := 0; gx < glyph; gx++ {
+					if r.IntN(3) == 0 {
+						set(img, x+gx, y+gy, color.RGBA{20, 20, 30, 255})
+					}
+				}
+			}
+			x += glyph + line/3
+		}
+	}
+	cx, cy, rad := w*3/4, h*4/5, float64(w)/10
+	for y := cy - int(rad); y < cy+int(rad); y++ {
+		for x := cx - int(rad); x < cx+int(rad); x++ {
+			d := math.Hypot(float64(x-cx), float64(y-cy))
+			if d < rad && (d > rad*0.85 || r.IntN(6) == 0) {
+				set(img, x, y, color.RGBA{200, 30, 40, 255})
+			}
+		}
+	}
+	return img
+}
+
+// photoImage is a camera-like photo: smooth gradients, texture and sensor
+// noise, which is what makes phone photos large.
+func photoImage(w, h int, seed uint64) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 11))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			tex := 30 * math.Sin(fx*40+math.Sin(fy*23)*3) * math.Cos(fy*31)
+			n := func() float64 { return r.NormFloat64() * 9 }
+			o := y*img.Stride + x*4
+			img.Pix[o+0] = clamp(120 + 90*fx + tex + n())
+			img.Pix[o+1] = clamp(100 + 80*fy - tex/2 + n())
+			img.Pix[o+2] = clamp(150 - 60*fx + 40*fy + n())
+			img.Pix[o+3] = 255
+		}
+	}
+	return img
+}
+
+func clamp(v float64) uint8 {
+	return uint8(math.Max(0, math.Min(255, v)))
+}
+
+func set(img *image.RGBA, x, y int, c color.RGBA) {
+	if image.Pt(x, y).In(img.Rect) {
+		img.SetRGBA(x, y, c)
+	}
+}
+
+func encode(t testing.TB, img image.Image, q int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withJFIF inserts a JFIF APP0 segment with the given units and density.
+func withJFIF(b []byte, units byte, x, y uint16) []byte {
+	seg := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, units, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(seg[12:], x)
+	binary.BigEndian.PutUint16(seg[14:], y)
+	return splice(b, seg)
+}
+
+type exifSpec struct {
+	xres, yres  uint32 // numerator over 1; 0 = absent
+	unit        uint16 // 0 = absent
+	orientation uint16 // 0 = absent
+	gps         bool
+}
+
+// withEXIF inserts a little-endian EXIF APP1 segment with IFD0 holding the
+// tags of spec, and a GPS IFD with a latitude when spec.gps.
+func withEXIF(b []byte, spec exifSpec) []byte {
+	type entry struct {
+		tag, typ uint16
+		count    uint32
+		val      []byte // inline (<=4 bytes) or out of line
+	}
+	le := binary.LittleEndian
+	u16 := func(v uint16) []byte { b := make([]byte, 2); le.PutUint16(b, v); return b }
+	rat := func(n uint32) []byte { b := make([]byte, 8); le.PutUint32(b, n); le.PutUint32(b[4:], 1); return b }
+	var es []entry
+	if spec.orientation != 0 {
+		es = append(es, entry{0x0112, 3, 1, u16(spec.orientation)})
+	}
+	if spec.xres != 0 {
+		es = append(es, entry{0x011A, 5, 1, rat(spec.xres)})
+	}
+	if spec.yres != 0 {
+		es = append(es, entry{0x011B, 5, 1, rat(spec.yres)})
+	}
+	if spec.unit != 0 {
+		es = append(es, entry{0x0128, 3, 1, u16(spec.unit)})
+	}
+	if spec.gps {
+		es = append(es, entry{0x8825, 4, 1, nil}) // offset patched below
+	}
+	tiff := []byte{'I', 'I', 42, 0, 8, 0, 0, 0}
+	ifdSize := 2 + 12*len(es) + 4
+	extra := 8 + ifdSize // where out-of-line values go
+	var ifd, data []byte
+	ifd = append(ifd, u16(uint16(len(es)))...)
+	gpsAt := 0
+	for _, e := range es {
+		ifd = append(ifd, u16(e.tag)...)
+		ifd = append(ifd, u16(e.typ)...)
+		c := make([]byte, 4)
+		le.PutUint32(c, e.count)
+		ifd = append(ifd, c...)
+		v := make([]byte, 4)
+		switch {
+		case e.tag == 0x8825:
+			gpsAt = len(ifd)
+		case len(e.val) <= 4:
+			copy(v, e.val)
+		default:
+			le.PutUint32(v, uint32(extra+len(data)))
+			data = append(data, e.val...)
+		}
+		ifd = append(ifd, v...)
+	}
+	ifd = append(ifd, 0, 0, 0, 0)
+	tiff = append(tiff, ifd...)
+	tiff = append(tiff, data...)
+	if spec.gps {
+		gpsOff := len(tiff)
+		le.PutUint32(tiff[8+gpsAt:], uint32(gpsOff))
+		// GPS IFD: GPSLatitudeRef "N".
+		g := append(u16(1), u16(0x0001)...)
+		g = append(g, u16(2)...)
+		g = append(g, 2, 0, 0, 0, 'N', 0, 0, 0, 0, 0, 0, 0)
+		tiff = append(tiff, g...)
+	}
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(payload)+2))
+	return splice(b, append(seg, payload...))
+}
+
+// splice puts a segment right after SOI.
+func splice(b, seg []byte) []byte {
+	out := append([]byte{}, b[:2]...)
+	out = append(out, seg...)
+	return append(out, b[2:]...)
+}
+
+// magick runs ImageMagick for the variants image/jpeg cannot write
+// (progressive, CMYK). The README's test command installs it; on a machine
+// without it the test is skipped, except in CI where it must be there.
+func magick(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("convert"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ImageMagick convert is required in CI: %v", err)
+		}
+		t.Skip("ImageMagick convert not installed")
+	}
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.jpg"), filepath.Join(dir, "out.jpg")
+	if err := os.WriteFile(src, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("convert", append(append([]string{src}, args...), dst)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("convert %v: %v\n%s", args, err, out)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
