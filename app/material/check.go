@@ -45,6 +45,7 @@ const (
 	POrientation = "exif.orientation"
 	PGPS         = "exif.gps"
 	PLowPixels   = "pixels.low"
+	PHuge        = "pixels.huge"
 )
 
 // A4 is what every material is printed or copied on (seed: 复印到一张A4纸).
@@ -114,6 +115,12 @@ func Check(info Info, rule apply.MaterialRule) Verdict {
 		return v
 	}
 
+	if info.Width*info.Height > MaxPixels {
+		add(Problem{PHuge, Error,
+			apply.Text{ZH: fmt.Sprintf("图片有 %d×%d 像素,太大,无法处理", info.Width, info.Height), EN: fmt.Sprintf("The image has %d×%d pixels, too many to process", info.Width, info.Height)},
+			apply.Text{ZH: "请在扫描软件中选择较低的分辨率(文档 100–300 DPI)重新扫描,或先缩小图片", EN: "Rescan at a lower resolution (100–300 DPI for documents) or scale the image down first"}, false})
+		return v
+	}
 	if info.Format == FormatJPEG {
 		switch {
 		case info.Variant == "lossless" || info.Variant == "arithmetic":

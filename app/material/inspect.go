@@ -97,16 +97,23 @@ type Info struct {
 	EXIFError   string  `json:"exif_error,omitempty"`
 }
 
+// MaxPixels bounds what is decoded. A decoder allocates the whole image
+// from the dimensions in the header before reading any pixel, so a 2 MB file
+// claiming 65535×65535 pixels would take 12 GB. 120 megapixels admits the
+// largest phone cameras (108 MP) and a 600 DPI A3 scan.
+const MaxPixels = 120_000_000
+
 // Inspect reads a file's bytes and fully decodes the image to catch
 // truncated and corrupt files. It never fails: what it could not read is
 // recorded in the Info, and Check turns that into problems.
 func Inspect(b []byte) Info {
-	info, _ := inspect(b, true)
+	info, _ := inspect(b, true, MaxPixels)
 	return info
 }
 
 // inspect returns the decoded image too, so Repair decodes only once.
-func inspect(b []byte, decode bool) (info Info, img image.Image) {
+// Images over maxPixels are not decoded.
+func inspect(b []byte, decode bool, maxPixels int) (info Info, img image.Image) {
 	info.Bytes = int64(len(b))
 	info.Format = Sniff(b)
 	if info.Format != FormatJPEG {
@@ -137,7 +144,7 @@ func inspect(b []byte, decode bool) (info Info, img image.Image) {
 	}
 	info.ColorSpace = colorSpace(info.Components, adobeTransform)
 	info.DPI, info.DPISource = effectiveDPI(info.JFIF, info.EXIF)
-	if !decode || info.DecodeError != "" {
+	if !decode || info.DecodeError != "" || info.Width*info.Height > maxPixels {
 		return info, nil
 	}
 	img, err = decodeJPEG(b)
@@ -218,9 +225,9 @@ func jfifToDensity(units byte, x, y uint16) *Density {
 }
 
 // effectiveDPI decides what the file declares. A CA's checker may read
-// either JFIF or EXIF (ImageMagick and most libraries read JFIF; Windows
-// Explorer reads EXIF when present), so a file passes only if both do: the
-// lower of the two is the density we report.
+// either JFIF or EXIF (ImageMagick lets EXIF win: JFIF 300 with EXIF 72 is
+// "72" to identify; other readers take JFIF), so a file passes only if
+// both do: the lower of the two is the density we report.
 func effectiveDPI(j, e *Density) (float64, string) {
 	jd, ed := 0.0, 0.0
 	if j != nil {

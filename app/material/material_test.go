@@ -287,3 +287,24 @@ func psnr(t testing.TB, a, b image.Image) float64 {
 	}
 	return 10 * math.Log10(255*255/(sum/float64(n)))
 }
+
+func TestHugeDimensionsAreNotDecoded(t *testing.T) {
+	b := encode(t, scanImage(64, 64, 9), 80)
+	segs, _, err := walkSegments(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		if s.marker == 0xC0 {
+			// Claim 20000×20000 pixels: 400 MP, 600 MB to decode.
+			s.data[1], s.data[2], s.data[3], s.data[4] = 0x4E, 0x20, 0x4E, 0x20
+		}
+	}
+	v := CheckBytes(b, docRule)
+	if v.Info.Decoded || codes(v) != PHuge || v.Fixable() {
+		t.Fatalf("huge image: %+v %s", v.Info, codes(v))
+	}
+	if _, _, err := Repair(b, docRule); !errors.Is(err, ErrNotFixable) {
+		t.Fatalf("repair of a huge image: %v", err)
+	}
+}

@@ -56,7 +56,7 @@ const (
 // metadata. When only metadata is wrong the image data is kept byte for
 // byte. The result is inspected again; Report.After must be OK.
 func Repair(b []byte, rule apply.MaterialRule) ([]byte, Report, error) {
-	info, img := inspect(b, true)
+	info, img := inspect(b, true, MaxPixels)
 	rep := Report{Before: Check(info, rule)}
 	if !rep.Before.Fixable() {
 		return nil, rep, ErrNotFixable

@@ -1,0 +1,60 @@
+// Command certdesk is the applicant's desktop client (证书助手). With no
+// arguments it opens the GUI; `certdesk material check|fix` runs headless for
+// support staff and scripts, without a display.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"certdesk/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "material":
+			attachConsole()
+			return runMaterial(ctx, args[1:], stdout, stderr)
+		case "version", "--version":
+			attachConsole()
+			fmt.Fprintln(stdout, "certdesk", version)
+			return exitOK
+		case "help", "-h", "--help":
+			attachConsole()
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		default:
+			attachConsole()
+			fmt.Fprintf(stderr, "未知命令 / unknown command %q\n%s", args[0], usage)
+			return exitUsage
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := ui.Run(ctx, ui.Options{Log: log}); err != nil {
+		log.Error("gui", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+const usage = `证书助手 CertDesk
+
+  certdesk                    打开图形界面 / open the GUI
+  certdesk material check …   检查材料图片 / check material images (certdesk material help)
+  certdesk material fix …     修复材料图片 / repair a material image
+  certdesk version            版本 / version
+`

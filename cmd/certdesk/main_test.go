@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeJPEG(t *testing.T, path string, w, h int, jfifDPI uint16) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(200 + i%50)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if jfifDPI > 0 {
+		seg := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 1, byte(jfifDPI >> 8), byte(jfifDPI), byte(jfifDPI >> 8), byte(jfifDPI), 0, 0}
+		b = append(append(append([]byte{}, b[:2]...), seg...), b[2:]...)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMaterialCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jpg")
+	low := filepath.Join(dir, "low.jpg")
+	pngAsJPG := filepath.Join(dir, "scan.jpg")
+	writeJPEG(t, good, 827, 1169, 100)
+	writeJPEG(t, low, 827, 1169, 72)
+	var pb bytes.Buffer
+	_ = png.Encode(&pb, image.NewGray(image.Rect(0, 0, 900, 1200)))
+	_ = os.WriteFile(pngAsJPG, pb.Bytes(), 0o644)
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		out    []string
+	}{
+		{"one good", []string{"material", "check", good}, exitOK, []string{"good.jpg", "通过"}},
+		{"flags after files", []string{"material", "check", good, low, "--lang", "en"}, exitFail, []string{"PASS", "FAIL", "72 DPI", "material fix --type doc"}},
+		{"seal rule", []string{"material", "check", "--type", "seal", good}, exitFail, []string{"300 DPI"}},
+		{"kind and type", []string{"material", "check", "--kind", "personal", "--type", "signature_imprint", good}, exitFail, []string{"300 DPI"}},
+		{"png named jpg", []string{"material", "check", pngAsJPG}, exitFail, []string{"PNG"}},
+		{"missing file", []string{"material", "check", filepath.Join(dir, "nope.jpg")}, exitFail, []string{"读取失败"}},
+		{"unknown type", []string{"material", "check", "--type", "selfie", good}, exitUsage, nil},
+		{"org has no applicant id", []string{"material", "check", "--kind", "org", "--type", "applicant_id", good}, exitUsage, nil},
+		{"no files", []string{"material", "check"}, exitUsage, nil},
+		{"unknown command", []string{"frobnicate"}, exitUsage, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if got := run(context.Background(), tt.args, &out, &errb); got != tt.status {
+				t.Fatalf("status %d, want %d\nstdout:\n%s\nstderr:\n%s", got, tt.status, out.String(), errb.String())
+			}
+			for _, s := range tt.out {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("output lacks %q:\n%s", s, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestMaterialCheckJSONAndFix(t *testing.T) {
+	dir := t.TempDir()
+	low := filepath.Join(dir, "low.jpg")
+	writeJPEG(t, low, 827, 1169, 72)
+	var out, errb bytes.Buffer
+	if st := run(context.Background(), []string{"material", "check", "--json", low}, &out, &errb); st != exitFail {
+		t.Fatalf("status %d", st)
+	}
+	var res []checkResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res) != 1 || res[0].OK || !res[0].Fixable || res[0].Verdict.Problems[0].Code != "dpi.low" {
+		t.Fatalf("json: %v %s", err, out.String())
+	}
+	fixed := filepath.Join(dir, "fixed.jpg")
+	out.Reset()
+	if st := run(context.Background(), []string{"material", "fix", low, fixed}, &out, &errb); st != exitOK {
+		t.Fatalf("fix status %d: %s", st, errb.String())
+	}
+	if !strings.Contains(out.String(), "72 DPI") || !strings.Contains(out.String(), "100 DPI") {
+		t.Errorf("before/after not reported: %s", out.String())
+	}
+	out.Reset()
+	if st := run(context.Background(), []string{"material", "check", fixed}, &out, &errb); st != exitOK {
+		t.Fatalf("fixed file fails: %s", out.String())
+	}
+	cut := filepath.Join(dir, "cut.jpg")
+	b, _ := os.ReadFile(low)
+	_ = os.WriteFile(cut, b[:len(b)/2], 0o644)
+	errb.Reset()
+	if st := run(context.Background(), []string{"material", "fix", cut, filepath.Join(dir, "x.jpg")}, &out, &errb); st != exitFail || !strings.Contains(errb.String(), "损坏") {
+		t.Fatalf("unfixable: status %d, %s", st, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.jpg")); !os.IsNotExist(err) {
+		t.Errorf("an output file was written for an unfixable input")
+	}
+}
