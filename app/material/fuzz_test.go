@@ -2,7 +2,9 @@ package material
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // FuzzInspect feeds arbitrary bytes to the inspector and the checker: they
@@ -20,6 +22,12 @@ func FuzzInspect(f *testing.F) {
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Add([]byte{0xFF, 0xD8, 0xFF})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		watchdog := time.AfterFunc(5*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic("input took over 5 s:\n" + string(buf[:n]))
+		})
+		defer watchdog.Stop()
 		// A small decode limit keeps each run fast; the decoder path is the
 		// same as at MaxPixels.
 		info, img := inspect(b, true, 1<<20)

@@ -4,88 +4,19 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
-	"image/color"
 	"image/jpeg"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"certdesk/app/material/testimg"
 )
 
-// scanImage draws an A4-like page: white paper with grey noise, lines of
-// dark "text" strokes and a red stamp, the content of a real scan.
-func scanImage(w, h int, seed uint64) *image.RGBA {
-	r := rand.New(rand.NewPCG(seed, 7))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			v := uint8(244)
-			if r.IntN(8) == 0 {
-				v = uint8(236 + r.IntN(12)) // paper grain
-			}
-			img.Pix[y*img.Stride+x*4+0] = v
-			img.Pix[y*img.Stride+x*4+1] = v
-			img.Pix[y*img.Stride+x*4+2] = v - 4
-			img.Pix[y*img.Stride+x*4+3] = 255
-		}
-	}
-	line := max(h/60, 8)
-	for y := line * 3; y < h-line*3; y += line * 2 {
-		for x := w / 10; x < w-w/10; {
-			glyph := line/2 + r.IntN(line)
-			for gy := 0; gy < line; gy++ {
-				for gx := 0; gx < glyph; gx++ {
-					if r.IntN(3) == 0 {
-						set(img, x+gx, y+gy, color.RGBA{20, 20, 30, 255})
-					}
-				}
-			}
-			x += glyph + line/3
-		}
-	}
-	cx, cy, rad := w*3/4, h*4/5, float64(w)/10
-	for y := cy - int(rad); y < cy+int(rad); y++ {
-		for x := cx - int(rad); x < cx+int(rad); x++ {
-			d := math.Hypot(float64(x-cx), float64(y-cy))
-			if d < rad && (d > rad*0.85 || r.IntN(6) == 0) {
-				set(img, x, y, color.RGBA{200, 30, 40, 255})
-			}
-		}
-	}
-	return img
-}
-
-// photoImage is a camera-like photo: smooth gradients, texture and sensor
-// noise, which is what makes phone photos large.
-func photoImage(w, h int, seed uint64) *image.RGBA {
-	r := rand.New(rand.NewPCG(seed, 11))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			tex := 30 * math.Sin(fx*40+math.Sin(fy*23)*3) * math.Cos(fy*31)
-			n := func() float64 { return r.NormFloat64() * 9 }
-			o := y*img.Stride + x*4
-			img.Pix[o+0] = clamp(120 + 90*fx + tex + n())
-			img.Pix[o+1] = clamp(100 + 80*fy - tex/2 + n())
-			img.Pix[o+2] = clamp(150 - 60*fx + 40*fy + n())
-			img.Pix[o+3] = 255
-		}
-	}
-	return img
-}
-
-func clamp(v float64) uint8 {
-	return uint8(math.Max(0, math.Min(255, v)))
-}
-
-func set(img *image.RGBA, x, y int, c color.RGBA) {
-	if image.Pt(x, y).In(img.Rect) {
-		img.SetRGBA(x, y, c)
-	}
-}
+var (
+	scanImage  = testimg.Scan
+	photoImage = testimg.Photo
+)
 
 func encode(t testing.TB, img image.Image, q int) []byte {
 	t.Helper()
@@ -208,6 +139,31 @@ func magick(t testing.TB, in []byte, args ...string) []byte {
 		t.Fatalf("convert %v: %v\n%s", args, err, out)
 	}
 	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// exiftool writes EXIF the way cameras and photo tools do (big-endian by
+// default), as a reference for our reader. Required in CI like magick.
+func exiftool(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("exiftool"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("exiftool is required in CI: %v", err)
+		}
+		t.Skip("exiftool not installed")
+	}
+	p := filepath.Join(t.TempDir(), "x.jpg")
+	if err := os.WriteFile(p, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("exiftool", append(append([]string{"-q", "-overwrite_original"}, args...), p)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("exiftool %v: %v\n%s", args, err, out)
+	}
+	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,6 @@ import (
 	"image"
 	"image/jpeg"
 	"math"
-
-	exif "github.com/dsoprea/go-exif/v3"
-	exifcommon "github.com/dsoprea/go-exif/v3/common"
 )
 
 // Format is the real format of a file, from its first bytes.
@@ -245,82 +242,4 @@ func effectiveDPI(j, e *Density) (float64, string) {
 		return ed, "exif"
 	}
 	return 0, ""
-}
-
-const (
-	tagOrientation    = 0x0112
-	tagXResolution    = 0x011A
-	tagYResolution    = 0x011B
-	tagResolutionUnit = 0x0128
-	tagGPSIFD         = 0x8825
-)
-
-// readEXIF takes resolution, orientation and GPS presence from the TIFF
-// structure inside APP1. go-exif recovers its own panics but re-panics on
-// non-error values, so a recover guards it here too.
-func readEXIF(tiff []byte, info *Info) {
-	defer func() {
-		if r := recover(); r != nil {
-			info.EXIFError = fmt.Sprintf("EXIF unreadable: %v", r)
-		}
-	}()
-	tags, _, err := exif.GetFlatExifData(tiff, &exif.ScanOptions{})
-	if err != nil && len(tags) == 0 {
-		info.EXIFError = "EXIF unreadable: " + firstLine(err.Error())
-		return
-	}
-	var xr, yr float64
-	unit := uint16(2) // TIFF default: inch
-	for _, t := range tags {
-		if t.IfdPath != "IFD" {
-			if len(t.IfdPath) >= 11 && t.IfdPath[:11] == "IFD/GPSInfo" {
-				info.HasGPS = true
-			}
-			continue
-		}
-		switch t.TagId {
-		case tagOrientation:
-			if v, ok := t.Value.([]uint16); ok && len(v) > 0 && v[0] >= 1 && v[0] <= 8 {
-				info.Orientation = int(v[0])
-			}
-		case tagXResolution:
-			xr = rational(t.Value)
-		case tagYResolution:
-			yr = rational(t.Value)
-		case tagResolutionUnit:
-			if v, ok := t.Value.([]uint16); ok && len(v) > 0 {
-				unit = v[0]
-			}
-		case tagGPSIFD:
-			info.HasGPS = true
-		}
-	}
-	if yr == 0 {
-		yr = xr
-	}
-	if xr > 0 {
-		d := &Density{X: xr, Y: yr, Unit: "inch"}
-		switch unit {
-		case 3:
-			d.X, d.Y, d.Unit = xr*2.54, yr*2.54, "cm"
-		case 1:
-			d = &Density{Unit: "none"}
-		}
-		info.EXIF = d
-	}
-}
-
-func rational(v interface{}) float64 {
-	rs, ok := v.([]exifcommon.Rational)
-	if !ok || len(rs) == 0 || rs[0].Denominator == 0 {
-		return 0
-	}
-	return float64(rs[0].Numerator) / float64(rs[0].Denominator)
-}
-
-func firstLine(s string) string {
-	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

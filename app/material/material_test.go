@@ -308,3 +308,27 @@ func TestHugeDimensionsAreNotDecoded(t *testing.T) {
 		t.Fatalf("repair of a huge image: %v", err)
 	}
 }
+
+func TestEXIFWrittenByExiftool(t *testing.T) {
+	page := a4(t)
+	tests := []struct {
+		name   string
+		args   []string
+		dpi    float64
+		orient int
+		gps    bool
+	}{
+		{"300 dpi rotated with GPS", []string{"-EXIF:XResolution=300", "-EXIF:YResolution=300", "-EXIF:ResolutionUnit=inches", "-EXIF:Orientation#=6", "-GPSLatitude=26.07", "-GPSLatitudeRef=N", "-GPSLongitude=119.3", "-GPSLongitudeRef=E"}, 300, 6, true},
+		{"cm units", []string{"-EXIF:XResolution=40", "-EXIF:YResolution=40", "-EXIF:ResolutionUnit=cm"}, 101.6, 0, false},
+		{"little-endian", []string{"-ExifByteOrder=II", "-EXIF:XResolution=150", "-EXIF:YResolution=150", "-EXIF:ResolutionUnit=inches"}, 150, 0, false},
+		{"GPS version only", []string{"-EXIF:XResolution=100", "-EXIF:YResolution=100", "-GPSVersionID=2.3.0.0"}, 100, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info := Inspect(exiftool(t, page, tt.args...))
+			if info.EXIF == nil || math.Abs(info.DPI-tt.dpi) > 0.01 || info.Orientation != tt.orient || info.HasGPS != tt.gps || info.EXIFError != "" {
+				t.Errorf("info: dpi %v exif %+v orientation %d gps %v err %q", info.DPI, info.EXIF, info.Orientation, info.HasGPS, info.EXIFError)
+			}
+		})
+	}
+}

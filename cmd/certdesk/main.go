@@ -43,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	if msg := noDisplay(); msg != "" {
+		fmt.Fprint(stderr, msg)
+		return exitNoDisplay
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if err := ui.Run(ctx, ui.Options{Log: log}); err != nil {
 		log.Error("gui", "err", err)

@@ -24,6 +24,8 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // a file fails its check or cannot be fixed
 	exitUsage = 2
+	// exitNoDisplay: the GUI was asked for on a machine without a display.
+	exitNoDisplay = 3
 )
 
 const materialUsage = `用法 / usage:

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"time"
+
+	"certdesk/app/apply"
+	"certdesk/app/material"
+)
+
+// Endpoints, relative to Prefix. {id} is an application ID, {mid} a
+// material ID, {uid} an upload ID.
+const (
+	PathRegister      = "/accounts"
+	PathLogin         = "/sessions"
+	PathLogout        = "/sessions/current"
+	PathMe            = "/accounts/me"
+	PathAgreement     = "/agreement"         // current agreement text and version
+	PathApplications  = "/applications"      // POST create, GET list mine
+	PathApplication   = "/applications/{id}" // GET, PATCH form, DELETE = cancel
+	PathSimilar       = "/applications/{id}/similar"
+	PathEvents        = "/applications/{id}/events" // POST a state-machine event
+	PathChecklist     = "/applications/{id}/materials"
+	PathMaterial      = "/applications/{id}/materials/{mid}"
+	PathMaterialData  = "/applications/{id}/materials/{mid}/data"
+	PathUploads       = "/applications/{id}/uploads" // POST create a resumable upload
+	PathUpload        = "/uploads/{uid}"             // HEAD offset, PATCH append
+	PathIdentity      = "/applications/{id}/identity"
+	PathPayment       = "/applications/{id}/payment"
+	PathDownload      = "/applications/{id}/certificate"
+	PathLoginNonce    = "/sessions/nonce" // UKEY login challenge
+	PathStaffReview   = "/staff/applications"
+	PathFeeSchedule   = "/fees"
+	HeaderIdempotency = "Idempotency-Key"
+	HeaderUploadOff   = "Upload-Offset"
+	HeaderUploadLen   = "Upload-Length"
+)
+
+// Role of an account.
+type Role string
+
+const (
+	RoleApplicant Role = "applicant"
+	RoleStaff     Role = "staff"
+)
+
+// RegisterRequest creates an applicant account. Either Mobile or Email (or
+// both) becomes a login name (seed 1.1).
+type RegisterRequest struct {
+	Mobile   string `json:"mobile,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Password string `json:"password"`
+}
+
+// LoginRequest logs in with a mobile or an email and the password.
+type LoginRequest struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+}
+
+// UKEYLoginRequest answers a nonce with a signature made on the token.
+type UKEYLoginRequest struct {
+	Nonce       string `json:"nonce"`
+	Certificate []byte `json:"certificate"` // DER
+	Signature   []byte `json:"signature"`
+}
+
+// Nonce is a UKEY login challenge.
+type Nonce struct {
+	Nonce     string    `json:"nonce"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Account is a user as the API shows it.
+type Account struct {
+	ID        string    `json:"id"`
+	Mobile    string    `json:"mobile,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Session is the result of a login. The token goes to the OS keyring.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Account   Account   `json:"account"`
+}
+
+// Agreement is the service agreement the applicant accepts first.
+type Agreement struct {
+	Version string `json:"version"`
+	Title   string `json:"title"`
+	Text    string `json:"text"`
+}
+
+// AgreementAcceptance records which agreement was accepted, and when.
+type AgreementAcceptance struct {
+	Version    string    `json:"version"`
+	AcceptedAt time.Time `json:"accepted_at"`
+}
+
+// CreateApplicationRequest starts an application (a draft).
+type CreateApplicationRequest struct {
+	Kind      apply.Kind          `json:"kind"`
+	Agreement AgreementAcceptance `json:"agreement"`
+	Form      apply.Values        `json:"form,omitempty"`
+}
+
+// UpdateFormRequest replaces the form values (修改证书申请). Submit moves a
+// draft to submitted once the form validates.
+type UpdateFormRequest struct {
+	Form   apply.Values `json:"form"`
+	Submit bool         `json:"submit,omitempty"`
+}
+
+// EventRequest asks for a state-machine step (cancel, start_payment, …).
+type EventRequest struct {
+	Event apply.Event `json:"event"`
+	Note  string      `json:"note,omitempty"`
+}
+
+// Application is one application in full. The security answer is never
+// sent back: Form holds "security_answer_set": "true" in its place.
+type Application struct {
+	ID           string               `json:"id"`
+	Kind         apply.Kind           `json:"kind"`
+	State        apply.State          `json:"state"`
+	Form         apply.Values         `json:"form"`
+	Agreement    AgreementAcceptance  `json:"agreement"`
+	Fee          apply.Quote          `json:"fee"`
+	RejectReason string               `json:"reject_reason,omitempty"`
+	History      []apply.HistoryEntry `json:"history"`
+	Materials    []MaterialInfo       `json:"materials"`
+	NextAction   apply.Text           `json:"next_action"`
+	CreatedAt    time.Time            `json:"created_at"`
+	UpdatedAt    time.Time            `json:"updated_at"`
+}
+
+// Summary is a row of the user center (用户中心).
+type Summary struct {
+	ID         string      `json:"id"`
+	Kind       apply.Kind  `json:"kind"`
+	Subject    string      `json:"subject"` // 主体名称: organisation or applicant
+	Username   string      `json:"username"`
+	State      apply.State `json:"state"`
+	NextAction apply.Text  `json:"next_action"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// MaterialInfo is one stored material.
+type MaterialInfo struct {
+	ID         string             `json:"id"`
+	Type       apply.MaterialType `json:"type"`
+	SHA256     string             `json:"sha256"`
+	Bytes      int64              `json:"bytes"`
+	Width      int                `json:"width"`
+	Height     int                `json:"height"`
+	DPI        float64            `json:"dpi"`
+	Problems   []material.Problem `json:"problems,omitempty"` // warnings only: errors are refused
+	UploadedAt time.Time          `json:"uploaded_at"`
+}
+
+// ChecklistItem is one line of the materials step: the rule, and what is
+// uploaded for it.
+type ChecklistItem struct {
+	Rule      apply.MaterialRule `json:"rule"`
+	Materials []MaterialInfo     `json:"materials"`
+	Satisfied bool               `json:"satisfied"`
+}
+
+// Checklist is the materials step of an application.
+type Checklist struct {
+	Items    []ChecklistItem       `json:"items"`
+	Missing  []apply.MaterialType  `json:"missing"`
+	Paper    []apply.PaperMaterial `json:"paper"`
+	Complete bool                  `json:"complete"`
+}
+
+// CreateUploadRequest opens a resumable upload of one material. SHA256 of
+// the whole file lets the server verify the assembled bytes.
+type CreateUploadRequest struct {
+	Type     apply.MaterialType `json:"type"`
+	FileName string             `json:"file_name"`
+	Bytes    int64              `json:"bytes"`
+	SHA256   string             `json:"sha256"`
+	Replace  string             `json:"replace,omitempty"` // material ID to replace
+}
+
+// Upload is the server's view of a resumable upload.
+type Upload struct {
+	ID        string        `json:"id"`
+	Offset    int64         `json:"offset"`
+	Bytes     int64         `json:"bytes"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	Material  *MaterialInfo `json:"material,omitempty"` // set once complete and accepted
+}
+
+// IdentitySession is a face-ID verification in progress.
+type IdentitySession struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"` // pending, passed, failed, expired
+	AppQR       string    `json:"app_qr"` // download the verification app
+	VerifyQR    string    `json:"verify_qr"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	AttemptsMax int       `json:"attempts_max"`
+	Attempts    int       `json:"attempts"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// PaymentMethod is how the fee is paid.
+type PaymentMethod string
+
+const (
+	PayBankTransfer PaymentMethod = "bank_transfer" // 转账电汇
+	PayOnline       PaymentMethod = "online"        // 在线支付
+)
+
+// BankAccount is the CA's account for transfers.
+type BankAccount struct {
+	Name    string `json:"name"`    // 户名
+	Number  string `json:"number"`  // 账号
+	Bank    string `json:"bank"`    // 开户行
+	Comment string `json:"comment"` // what to write in the transfer note
+}
+
+// Payment is the payment step of an application.
+type Payment struct {
+	Method    PaymentMethod `json:"method,omitempty"`
+	Quote     apply.Quote   `json:"quote"`
+	Bank      *BankAccount  `json:"bank,omitempty"`
+	OrderID   string        `json:"order_id,omitempty"`
+	QR        string        `json:"qr,omitempty"` // online payment QR payload
+	Status    string        `json:"status"`       // unpaid, pending, paid, closed
+	ExpiresAt time.Time     `json:"expires_at,omitempty"`
+	PaidAt    time.Time     `json:"paid_at,omitempty"`
+}
+
+// DownloadRequest exchanges a CSR made on the UKEY and the one-time code
+// for the certificate.
+type DownloadRequest struct {
+	CSR  []byte `json:"csr"` // DER
+	Code string `json:"code"`
+}
+
+// CertificateBundle is the issued certificate and its chain, DER, leaf first.
+type CertificateBundle struct {
+	Certificate []byte    `json:"certificate"`
+	Chain       [][]byte  `json:"chain"`
+	Serial      string    `json:"serial"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// ReviewRequest is a staff decision.
+type ReviewRequest struct {
+	Approve bool   `json:"approve"`
+	Reason  string `json:"reason,omitempty"` // required to reject
+}

@@ -1,0 +1,193 @@
+package main
+
+// Whole-process benchmarks against ImageMagick, the reference tool, run
+// side by side in the same benchmark so that the ratio is what counts on a
+// noisy machine:
+//
+//	go test -run '^$' -bench . -benchtime 10x ./cmd/certdesk
+//
+// They build the real certdesk binary and exec it, as support staff would.
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"certdesk/app/material/testimg"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// certdeskBinary builds cmd/certdesk once per test process.
+func certdeskBinary(b *testing.B) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "certdesk-bench-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "certdesk")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func needConvert(b *testing.B) {
+	if _, err := exec.LookPath("convert"); err != nil {
+		b.Skip("ImageMagick convert not installed (the README's test command installs it)")
+	}
+}
+
+// jfif100 adds a 100 DPI JFIF header, as a scanner driver writes it.
+func withDPI(j []byte, dpi uint16) []byte {
+	seg := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 1, byte(dpi >> 8), byte(dpi), byte(dpi >> 8), byte(dpi), 0, 0}
+	return append(append(append([]byte{}, j[:2]...), seg...), j[2:]...)
+}
+
+func writeScans(b *testing.B, dir string, n, w, h int, dpi uint16, q int) []string {
+	var files []string
+	for i := range n {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, testimg.Scan(w, h, uint64(i+1)), &jpeg.Options{Quality: q}); err != nil {
+			b.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("scan%02d.jpg", i))
+		if err := os.WriteFile(p, withDPI(buf.Bytes(), dpi), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	return files
+}
+
+func timeCmd(b *testing.B, name string, args ...string) time.Duration {
+	start := time.Now()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args[:min(len(args), 3)], err, out)
+	}
+	return d
+}
+
+// BenchmarkCheck20A4 compares `certdesk material check` (full validation,
+// decode included) over 20 A4 scans at 100 DPI (what the CA asks for) with
+// `convert FILES null:`, which only decodes them. 300 DPI pages are left
+// out: Debian's ImageMagick policy (memory 256 MiB, map 512 MiB) refuses 20
+// of them in one process with "cache resources exhausted".
+func BenchmarkCheck20A4(b *testing.B) {
+	needConvert(b)
+	bin := certdeskBinary(b)
+	for _, tc := range []struct {
+		name string
+		w, h int
+		dpi  uint16
+		q    int
+	}{{"100dpi", 827, 1169, 100, 85}} {
+		b.Run(tc.name, func(b *testing.B) {
+			files := writeScans(b, b.TempDir(), 20, tc.w, tc.h, tc.dpi, tc.q)
+			args := append([]string{"material", "check"}, files...)
+			imArgs := append(append([]string{}, files...), "null:")
+			// Warm the page cache and both programs once.
+			timeCmd(b, bin, args...)
+			timeCmd(b, "convert", imArgs...)
+			var ours, theirs time.Duration
+			b.ResetTimer()
+			for range b.N {
+				ours += timeCmd(b, bin, args...)
+				theirs += timeCmd(b, "convert", imArgs...)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(ours.Milliseconds())/float64(b.N), "certdesk-ms")
+			b.ReportMetric(float64(theirs.Milliseconds())/float64(b.N), "convert-ms")
+			b.ReportMetric(float64(theirs)/float64(ours), "speedup")
+		})
+	}
+}
+
+// BenchmarkFixOversizedPhoto compares `certdesk material fix` of a phone
+// photo over 2 MB with `convert -define jpeg:extent=2MB`: time, and the
+// PSNR of each result against the original pixels.
+func BenchmarkFixOversizedPhoto(b *testing.B) {
+	needConvert(b)
+	bin := certdeskBinary(b)
+	dir := b.TempDir()
+	orig := testimg.Photo(4032, 3024, 42) // a 12 MP phone camera
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, orig, &jpeg.Options{Quality: 97}); err != nil {
+		b.Fatal(err)
+	}
+	in := filepath.Join(dir, "photo.jpg")
+	if err := os.WriteFile(in, withDPI(buf.Bytes(), 72), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	src := decodeFile(b, in)
+	ours, theirs := filepath.Join(dir, "ours.jpg"), filepath.Join(dir, "im.jpg")
+	timeCmd(b, bin, "material", "fix", in, ours)
+	timeCmd(b, "convert", in, "-define", "jpeg:extent=2MB", theirs)
+	var tOurs, tIM time.Duration
+	b.ResetTimer()
+	for range b.N {
+		tOurs += timeCmd(b, bin, "material", "fix", in, ours)
+		tIM += timeCmd(b, "convert", in, "-define", "jpeg:extent=2MB", theirs)
+	}
+	b.StopTimer()
+	pOurs, pIM := psnr(src, decodeFile(b, ours)), psnr(src, decodeFile(b, theirs))
+	so, _ := os.Stat(ours)
+	st, _ := os.Stat(theirs)
+	b.ReportMetric(float64(buf.Len())/1e6, "input-MB")
+	b.ReportMetric(float64(tOurs.Milliseconds())/float64(b.N), "certdesk-ms")
+	b.ReportMetric(float64(tIM.Milliseconds())/float64(b.N), "convert-ms")
+	b.ReportMetric(float64(tOurs)/float64(tIM), "time-ratio")
+	b.ReportMetric(pOurs, "certdesk-dB")
+	b.ReportMetric(pIM, "convert-dB")
+	b.ReportMetric(float64(so.Size()), "certdesk-bytes")
+	b.ReportMetric(float64(st.Size()), "convert-bytes")
+}
+
+func decodeFile(b *testing.B, p string) image.Image {
+	f, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(f))
+	if err != nil {
+		b.Fatalf("decode %s: %v", p, err)
+	}
+	return img
+}
+
+// psnr over R, G and B against the original.
+func psnr(a, c image.Image) float64 {
+	r := a.Bounds()
+	var sum float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := c.At(x, y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				sum += d * d
+			}
+		}
+	}
+	mse := sum / float64(3*r.Dx()*r.Dy())
+	return 10 * math.Log10(255*255/mse)
+}
