@@ -116,14 +116,14 @@ var (
 // dropping them would change the colours. The image data is copied byte for
 // byte, so nothing is lost.
 func rewriteMetadata(b []byte, dpi int) ([]byte, error) {
-	segs, _, err := walkSegments(b)
+	segs, scan, err := walkSegments(b)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, 0, len(b)+18)
 	out = append(out, 0xFF, mSOI)
 	out = append(out, jfifSegment(dpi)...)
-	for i, s := range segs {
+	for _, s := range segs {
 		switch s.marker {
 		case mAPP0, mAPP1, mAPP13, mCOM:
 			continue
@@ -131,14 +131,9 @@ func rewriteMetadata(b []byte, dpi int) ([]byte, error) {
 		if s.marker >= 0xE3 && s.marker <= 0xEF && s.marker != mAPP14 {
 			continue // other application data: none of it is needed to show the image
 		}
-		end := len(b)
-		if i+1 < len(segs) {
-			end = segs[i+1].start
-		}
-		if s.marker != mSOS {
-			end = s.start + 4 + len(s.data)
-		}
-		out = append(out, b[s.start:end]...)
+		// Written canonically: fill bytes before a marker are dropped.
+		out = append(out, 0xFF, s.marker, byte((len(s.data)+2)>>8), byte(len(s.data)+2))
+		out = append(out, s.data...)
 	}
-	return out, nil
+	return append(out, b[scan:]...), nil
 }
