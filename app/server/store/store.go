@@ -1,0 +1,234 @@
+// Package store is the enrollment server's database: one Store over two
+// real engines, SQLite (modernc.org/sqlite, no cgo) in the data directory
+// and PostgreSQL (pgx) for a CA that outgrows one machine. The schema is
+// one set of goose migrations written in the SQL both engines accept.
+// Every state change and its history and outbox rows commit in one
+// transaction (see InTx).
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Engine names the database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value is taken; see ConflictError.Column.
+	ErrConflict = errors.New("already exists")
+	// ErrStale: the row changed since it was read (optimistic lock); InTx
+	// retries the whole transaction on it.
+	ErrStale = errors.New("changed concurrently")
+)
+
+// ConflictError names the column whose unique value is taken.
+type ConflictError struct{ Column string }
+
+func (e *ConflictError) Error() string { return e.Column + " already exists" }
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Store is the database.
+type Store struct {
+	db     *sql.DB
+	engine Engine
+}
+
+// Open connects to dsn and applies the migrations. dsn is a PostgreSQL URL
+// (postgres://…) or a SQLite file path (optionally sqlite:///path).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var s Store
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		s.engine = Postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(32)
+			s.db.SetMaxIdleConns(32)
+		}
+	default:
+		s.engine = SQLite
+		path := strings.TrimPrefix(dsn, "sqlite://")
+		q := url.Values{}
+		// WAL lets readers run beside the one writer; busy_timeout makes a
+		// writer wait instead of failing; immediate transactions take the
+		// write lock at BEGIN, so two writers never deadlock upgrading.
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		s.db, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.engine, err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", s.engine, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	dialect := goose.DialectSQLite3
+	if s.engine == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, s.db, mustSub(migrations, "migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Engine tells which database this is.
+func (s *Store) Engine() Engine { return s.engine }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks the database answers, for /readyz.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Tx is a transaction. Methods on Tx do the writes that must commit
+// together.
+type Tx struct {
+	tx     *sql.Tx
+	engine Engine
+}
+
+// InTx runs fn in a transaction and commits it, retrying the whole
+// transaction when a concurrent writer got there first (ErrStale, SQLite
+// busy, PostgreSQL serialization failure).
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		err = s.inTxOnce(ctx, fn)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(1<<attempt) * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(fmt.Errorf("begin: %w", err))
+	}
+	if err := fn(&Tx{tx: tx, engine: s.engine}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, ErrStale) {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xFF
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
+
+// mapErr turns engine errors into the sentinels.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		// "UNIQUE constraint failed: applications.username"
+		col := se.Error()
+		if i := strings.LastIndexByte(col, '.'); i >= 0 {
+			col = col[i+1:]
+		}
+		if i := strings.IndexAny(col, " ,)"); i >= 0 {
+			col = col[:i]
+		}
+		return &ConflictError{Column: col}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		// "applications_username_key"
+		col := strings.TrimSuffix(strings.TrimPrefix(pe.ConstraintName, pe.TableName+"_"), "_key")
+		if col == "pkey" {
+			col = "id"
+		}
+		return &ConflictError{Column: col}
+	}
+	return err
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	r, err := t.tx.ExecContext(ctx, q, args...)
+	return r, mapErr(err)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// NewID returns a random 128-bit identifier in lower-case base32, safe in
+// URLs and file names.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
