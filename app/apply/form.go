@@ -131,13 +131,16 @@ func NormalizeMobile(v string) string {
 	return v
 }
 
-func checkMobile(v string, _ time.Time, _ Values) (string, Code) {
+// CheckMobile validates a mainland mobile number and returns it normalised.
+func CheckMobile(v string) (string, Code) {
 	v = NormalizeMobile(v)
 	if !reMobile.MatchString(v) {
 		return v, CodeMobile
 	}
 	return v, ""
 }
+
+func checkMobile(v string, _ time.Time, _ Values) (string, Code) { return CheckMobile(v) }
 
 // CheckEmail validates a bare address with a dotted domain.
 func CheckEmail(v string) (string, Code) {

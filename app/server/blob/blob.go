@@ -1,0 +1,156 @@
+// Package blob stores material files by the SHA-256 of their content under
+// the server's data directory, and the partial files of resumable uploads
+// beside them. A blob is written to a temporary file, synced and renamed,
+// so a crash never leaves a half-written blob under a valid name.
+package blob
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Store is a directory of blobs and upload parts.
+type Store struct{ dir string }
+
+var (
+	// ErrOffset: an append did not start where the part file ends.
+	ErrOffset = errors.New("upload offset does not match")
+	// ErrDigest: the assembled upload does not have the announced SHA-256.
+	ErrDigest = errors.New("upload content does not match its SHA-256")
+	// ErrTooLarge: an append would go past the announced length.
+	ErrTooLarge = errors.New("upload longer than announced")
+
+	reHex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	reID  = regexp.MustCompile(`^[a-z0-9]{8,64}$`)
+)
+
+// Open creates the directories under dir.
+func Open(dir string) (*Store, error) {
+	for _, d := range []string{"blobs", "parts"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("blob store %s: %w", dir, err)
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+func (s *Store) path(sum string) string {
+	return filepath.Join(s.dir, "blobs", sum[:2], sum)
+}
+
+func (s *Store) part(id string) string { return filepath.Join(s.dir, "parts", id+".part") }
+
+// Open returns a blob's content.
+func (s *Store) Open(sum string) (*os.File, error) {
+	if !reHex.MatchString(sum) {
+		return nil, fmt.Errorf("bad blob name %q", sum)
+	}
+	return os.Open(s.path(sum))
+}
+
+// PartSize is how many bytes of an upload are on disk.
+func (s *Store) PartSize(id string) (int64, error) {
+	if !reID.MatchString(id) {
+		return 0, fmt.Errorf("bad upload id")
+	}
+	fi, err := os.Stat(s.part(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Append writes r to the part file of upload id, which must hold exactly
+// offset bytes, never going past total. It returns the new size: what was
+// received and synced, even when the connection dropped mid-way, so the
+// client resumes from there.
+func (s *Store) Append(id string, offset, total int64, r io.Reader) (int64, error) {
+	if !reID.MatchString(id) {
+		return 0, fmt.Errorf("bad upload id")
+	}
+	f, err := os.OpenFile(s.part(id), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("open part: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, err
+	}
+	if size != offset {
+		return size, ErrOffset
+	}
+	n, copyErr := io.Copy(f, io.LimitReader(r, total-offset))
+	size += n
+	// Whatever arrived is kept: that is what makes the upload resumable.
+	if err := f.Sync(); err != nil {
+		return size, fmt.Errorf("sync part: %w", err)
+	}
+	if copyErr != nil {
+		return size, fmt.Errorf("receive: %w", copyErr)
+	}
+	if size == total {
+		// Anything beyond the announced length is refused.
+		var one [1]byte
+		if k, _ := r.Read(one[:]); k > 0 {
+			return size, ErrTooLarge
+		}
+	}
+	return size, nil
+}
+
+// Finish checks the complete part against sum, moves it into the blob
+// store (or drops it when that content is already stored) and returns its
+// bytes for inspection.
+func (s *Store) Finish(id, sum string) ([]byte, error) {
+	if !reHex.MatchString(sum) {
+		return nil, fmt.Errorf("bad SHA-256 %q", sum)
+	}
+	b, err := os.ReadFile(s.part(id))
+	if err != nil {
+		return nil, fmt.Errorf("read part: %w", err)
+	}
+	got := sha256.Sum256(b)
+	if hex.EncodeToString(got[:]) != sum {
+		os.Remove(s.part(id))
+		return nil, ErrDigest
+	}
+	dst := s.path(sum)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		os.Remove(s.part(id))
+		return b, nil
+	}
+	if err := os.Rename(s.part(id), dst); err != nil {
+		return nil, fmt.Errorf("store blob: %w", err)
+	}
+	return b, syncDir(filepath.Dir(dst))
+}
+
+// Discard drops an upload's part file.
+func (s *Store) Discard(id string) {
+	if reID.MatchString(id) {
+		os.Remove(s.part(id))
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync() // not supported on Windows; the rename is still atomic there
+	return nil
+}

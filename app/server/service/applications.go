@@ -1,0 +1,382 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server/auth"
+	"certdesk/app/server/store"
+)
+
+// answerPlaceholder stands for a security answer that is already stored
+// (only its hash) when a form is validated again.
+const answerPlaceholder = "••••••"
+
+// loadOwned reads an application the caller may see: their own, or any for
+// staff. Someone else's application is "not found", never "forbidden", so
+// IDs cannot be probed.
+func (s *Service) loadOwned(ctx context.Context, tx *store.Tx, p Principal, id string) (*store.Application, error) {
+	var a *store.Application
+	var err error
+	if tx != nil {
+		a, err = tx.Application(ctx, id)
+	} else {
+		a, err = s.st.Application(ctx, id)
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !p.Staff() && a.OwnerID != p.AccountID) {
+		return nil, api.NewError(api.CodeNotFound)
+	}
+	return a, err
+}
+
+// splitAnswer takes the security answer out of a form and returns its hash
+// ("" when the form has none).
+func (s *Service) splitAnswer(v apply.Values) (apply.Values, string, error) {
+	out := apply.Values{}
+	for k, x := range v {
+		out[k] = x
+	}
+	ans, ok := out[apply.FSecurityAnswer]
+	delete(out, apply.FSecurityAnswer)
+	if !ok || ans == "" || ans == answerPlaceholder {
+		return out, "", nil
+	}
+	h, err := auth.Hash(apply.NormalizeAnswer(ans), s.cfg.Params)
+	return out, h, err
+}
+
+// keepSchema drops values of keys the kind's schema does not know, so a
+// draft stores only form data.
+func keepSchema(k apply.Kind, v apply.Values) apply.Values {
+	out := apply.Values{}
+	for _, f := range apply.Schema(k) {
+		if x, ok := v[f.Key]; ok {
+			out[f.Key] = x
+		}
+	}
+	return out
+}
+
+func subjectOf(k apply.Kind, v apply.Values) string {
+	if k == apply.KindPersonal {
+		return v[apply.FApplicantName]
+	}
+	return v[apply.FOrgName]
+}
+
+// contactMobile is where status SMS go: the handler's mobile (seed: 经办人
+// 手机用于接收业务办理状态的短信通知), or the applicant's when one person.
+func contactMobile(a *store.Application) string {
+	if a.Form.HandlerIsApplicant(a.Kind) {
+		return a.Form[apply.FApplicantMobile]
+	}
+	return a.Form[apply.FHandlerMobile]
+}
+
+// step applies an event to a read application inside tx: state machine,
+// history and the status SMS commit together.
+func (s *Service) step(ctx context.Context, tx *store.Tx, a *store.Application, ev apply.Event, actor apply.Actor, actorID, note string) error {
+	to, h, err := apply.Step(a.State, ev, actor, actorID, s.now(), note)
+	if err != nil {
+		return api.StateError(err)
+	}
+	a.State, a.UpdatedAt = to, s.now()
+	if to == apply.StateCancelled {
+		a.Username = "" // a cancelled application frees its username
+	}
+	if err := tx.SaveApplication(ctx, a); err != nil {
+		return err
+	}
+	if err := tx.AppendHistory(ctx, a.ID, h); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, a)
+}
+
+// notify queues the status SMS for an application's new state.
+func (s *Service) notify(ctx context.Context, tx *store.Tx, a *store.Application) error {
+	mobile := contactMobile(a)
+	if mobile == "" || a.State == apply.StateDraft {
+		return nil
+	}
+	subject := a.Subject
+	if subject == "" {
+		subject = a.Username
+	}
+	body := fmt.Sprintf("【证书助手】您的%s申请(%s)状态:%s。%s", a.Kind.Label(apply.ZH), subject, a.State.Label(apply.ZH), apply.NextAction(a.State).ZH)
+	if a.State == apply.StateRejected && a.RejectReason != "" {
+		body += "退回原因:" + a.RejectReason
+	}
+	return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: mobile,
+		Subject: "status:" + string(a.State), Body: body, CreatedAt: s.now()})
+}
+
+// CreateApplication starts a draft after the agreement is accepted
+// (seed: 进入“电子认证服务协议”,单击【同意】).
+func (s *Service) CreateApplication(ctx context.Context, p Principal, req api.CreateApplicationRequest, idemKey string) (*api.Application, error) {
+	if _, err := apply.ParseKind(string(req.Kind)); err != nil {
+		return nil, api.NewError(api.CodeBadRequest).WithMessage(apply.Text{ZH: "请选择申请单位证书或个人证书", EN: "Choose an organisation or a personal certificate"})
+	}
+	if req.Agreement.Version != s.cfg.Agreement.Version || req.Agreement.AcceptedAt.IsZero() {
+		return nil, api.NewError(api.CodeAgreementRequired)
+	}
+	var id string
+	out, err := idempotent(ctx, s, p, idemKey, req, func(tx *store.Tx) (*api.Application, error) {
+		form, hash, err := s.splitAnswer(keepSchema(req.Kind, req.Form))
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		a := &store.Application{ID: store.NewID(), OwnerID: p.AccountID, Kind: req.Kind, State: apply.StateDraft, Form: form,
+			AnswerHash: hash, Subject: subjectOf(req.Kind, form), AgreementVersion: req.Agreement.Version,
+			AgreementAt: req.Agreement.AcceptedAt.UTC(), CreatedAt: now, UpdatedAt: now}
+		id = a.ID
+		h := apply.HistoryEntry{From: "", To: apply.StateDraft, Event: "create", Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now,
+			Note: "agreement " + a.AgreementVersion + " accepted " + a.AgreementAt.Format("2006-01-02 15:04:05Z")}
+		if err := tx.CreateApplication(ctx, a, h); err != nil {
+			return nil, err
+		}
+		return &api.Application{ID: a.ID}, nil
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "create application", err)
+	}
+	if id == "" {
+		id = out.ID // replayed
+	}
+	return s.Application(ctx, p, id)
+}
+
+// Application returns an application in full.
+func (s *Service) Application(ctx context.Context, p Principal, id string) (*api.Application, error) {
+	a, err := s.loadOwned(ctx, nil, p, id)
+	if err != nil {
+		return nil, s.internal(ctx, "read application", err)
+	}
+	hist, err := s.st.History(ctx, id)
+	if err != nil {
+		return nil, s.internal(ctx, "history", err)
+	}
+	mats, err := s.st.Materials(ctx, id)
+	if err != nil {
+		return nil, s.internal(ctx, "materials", err)
+	}
+	quote, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+	form := apply.Values{}
+	for k, v := range a.Form {
+		form[k] = v
+	}
+	if a.AnswerHash != "" {
+		form[apply.FSecurityAnswer] = answerPlaceholder
+	}
+	out := &api.Application{ID: a.ID, Kind: a.Kind, State: a.State, Form: form,
+		Agreement: api.AgreementAcceptance{Version: a.AgreementVersion, AcceptedAt: a.AgreementAt},
+		Fee:       quote, RejectReason: a.RejectReason, History: hist, NextAction: apply.NextAction(a.State),
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Materials: []api.MaterialInfo{}}
+	for _, m := range mats {
+		out.Materials = append(out.Materials, toMaterialInfo(m))
+	}
+	return out, nil
+}
+
+// Applications lists the caller's applications for the user center.
+func (s *Service) Applications(ctx context.Context, p Principal) ([]api.Summary, error) {
+	as, err := s.st.Applications(ctx, p.AccountID)
+	if err != nil {
+		return nil, s.internal(ctx, "list applications", err)
+	}
+	return summaries(as), nil
+}
+
+func summaries(as []*store.Application) []api.Summary {
+	out := make([]api.Summary, 0, len(as))
+	for _, a := range as {
+		out = append(out, api.Summary{ID: a.ID, Kind: a.Kind, Subject: a.Subject, Username: a.Form[apply.FUsername], State: a.State,
+			NextAction: apply.NextAction(a.State), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+	}
+	return out
+}
+
+// UpdateForm saves the form (autosave of a draft), submits it, or modifies
+// a submitted application (修改证书申请) until payment is confirmed. A
+// submitted form must validate in full; the username is reserved at
+// submission.
+func (s *Service) UpdateForm(ctx context.Context, p Principal, id string, req api.UpdateFormRequest) (*api.Application, error) {
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := s.loadOwned(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if !apply.CanModify(a.State) {
+			_, _, stepErr := apply.Step(a.State, apply.EvModify, apply.ActorApplicant, p.AccountID, s.now(), "")
+			return api.StateError(stepErr)
+		}
+		form, hash, err := s.splitAnswer(keepSchema(a.Kind, req.Form))
+		if err != nil {
+			return err
+		}
+		if hash == "" {
+			hash = a.AnswerHash
+		}
+		full := a.State != apply.StateDraft || req.Submit
+		if full {
+			check := apply.Values{}
+			for k, v := range form {
+				check[k] = v
+			}
+			if _, has := req.Form[apply.FSecurityAnswer]; hash != "" && (!has || req.Form[apply.FSecurityAnswer] == answerPlaceholder) {
+				check[apply.FSecurityAnswer] = answerPlaceholder
+			} else if has {
+				check[apply.FSecurityAnswer] = req.Form[apply.FSecurityAnswer]
+			}
+			norm, fes := apply.Validate(a.Kind, check, s.now())
+			if len(fes) > 0 {
+				return api.ValidationError(fes)
+			}
+			delete(norm, apply.FSecurityAnswer)
+			form = norm
+			a.Username = form[apply.FUsername]
+		}
+		changed := !equalValues(a.Form, form) || hash != a.AnswerHash
+		a.Form, a.AnswerHash, a.Subject, a.UpdatedAt = form, hash, subjectOf(a.Kind, form), s.now()
+		switch {
+		case a.State == apply.StateDraft && req.Submit:
+			if err := s.step(ctx, tx, a, apply.EvSubmit, apply.ActorApplicant, p.AccountID, ""); err != nil {
+				return err
+			}
+		case a.State != apply.StateDraft && changed:
+			if err := s.step(ctx, tx, a, apply.EvModify, apply.ActorApplicant, p.AccountID, ""); err != nil {
+				return err
+			}
+			// The acceptance form shows the data: it must be printed,
+			// signed and scanned again.
+			if err := s.dropMaterialsOfType(ctx, tx, a.ID, apply.MatAcceptanceForm); err != nil {
+				return err
+			}
+		default:
+			if err := tx.SaveApplication(ctx, a); err != nil {
+				return err
+			}
+		}
+		return s.advance(ctx, tx, a)
+	})
+	if err != nil {
+		var ce *store.ConflictError
+		if errors.As(err, &ce) && ce.Column == "username" {
+			e := api.NewError(api.CodeUsernameTaken)
+			e.Fields = []api.FieldError{{Field: apply.FUsername, Code: string(api.CodeUsernameTaken), MessageZH: e.MessageZH, MessageEN: e.MessageEN}}
+			return nil, e
+		}
+		return nil, s.internal(ctx, "update form", err)
+	}
+	return s.Application(ctx, p, id)
+}
+
+func equalValues(a, b apply.Values) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Event takes an applicant's step: cancel (取消申请), start_payment, or
+// resubmit after a rejection once the materials are complete again.
+func (s *Service) Event(ctx context.Context, p Principal, id string, req api.EventRequest) (*api.Application, error) {
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := s.loadOwned(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		actor := apply.ActorApplicant
+		if p.Staff() {
+			actor = apply.ActorStaff
+		}
+		if req.Event == apply.EvResubmit {
+			if missing, err := s.missing(ctx, tx, a); err != nil {
+				return err
+			} else if len(missing) > 0 {
+				return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "还有材料未上传,请补齐后再提交", EN: "Some materials are still missing; upload them before submitting again"})
+			}
+		}
+		if req.Event == apply.EvReject && strings.TrimSpace(req.Note) == "" {
+			return api.ValidationError(apply.FieldErrors{{Field: "reason", Code: apply.CodeRequired, Message: apply.Text{ZH: "请填写退回原因,申请人将据此修改", EN: "Give the reason: the applicant corrects the application from it"}}})
+		}
+		if req.Event == apply.EvReject {
+			a.RejectReason = strings.TrimSpace(req.Note)
+		}
+		return s.step(ctx, tx, a, req.Event, actor, p.AccountID, req.Note)
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "event", err)
+	}
+	return s.Application(ctx, p, id)
+}
+
+// SystemStep takes a step on behalf of the system (identity provider,
+// payment notify, certificate download).
+func (s *Service) SystemStep(ctx context.Context, id string, ev apply.Event, note string) error {
+	return s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := tx.Application(ctx, id)
+		if err != nil {
+			return err
+		}
+		return s.step(ctx, tx, a, ev, apply.ActorSystem, "system", note)
+	})
+}
+
+// Similar starts a new draft from an application's organisation and
+// handler (类似申请), under the same accepted agreement if still current.
+func (s *Service) Similar(ctx context.Context, p Principal, id, idemKey string) (*api.Application, error) {
+	a, err := s.loadOwned(ctx, nil, p, id)
+	if err != nil {
+		return nil, s.internal(ctx, "similar", err)
+	}
+	return s.CreateApplication(ctx, p, api.CreateApplicationRequest{
+		Kind:      a.Kind,
+		Agreement: api.AgreementAcceptance{Version: a.AgreementVersion, AcceptedAt: a.AgreementAt},
+		Form:      apply.CopyForSimilar(a.Kind, a.Form),
+	}, idemKey)
+}
+
+// StaffApplications lists applications for review, filtered by state.
+func (s *Service) StaffApplications(ctx context.Context, p Principal, states ...apply.State) ([]api.Summary, error) {
+	if !p.Staff() {
+		return nil, api.NewError(api.CodeForbidden)
+	}
+	as, err := s.st.Applications(ctx, "", states...)
+	if err != nil {
+		return nil, s.internal(ctx, "staff list", err)
+	}
+	return summaries(as), nil
+}
+
+// Review is a staff decision on a paid application: it starts the review
+// if needed, then approves or rejects with a reason.
+func (s *Service) Review(ctx context.Context, p Principal, id string, req api.ReviewRequest) (*api.Application, error) {
+	if !p.Staff() {
+		return nil, api.NewError(api.CodeForbidden)
+	}
+	a, err := s.loadOwned(ctx, nil, p, id)
+	if err != nil {
+		return nil, s.internal(ctx, "review", err)
+	}
+	if a.State == apply.StatePaid {
+		if _, err := s.Event(ctx, p, id, api.EventRequest{Event: apply.EvStartReview}); err != nil {
+			return nil, err
+		}
+	}
+	ev := apply.EvApprove
+	if !req.Approve {
+		ev = apply.EvReject
+	}
+	return s.Event(ctx, p, id, api.EventRequest{Event: ev, Note: req.Reason})
+}

@@ -1,0 +1,291 @@
+// Package service is the enrollment server's business logic: accounts and
+// sessions, applications and their state machine, materials and resumable
+// uploads, staff review and the notifications each step sends. It speaks
+// app/api types and returns *api.Error for everything a user can cause;
+// the HTTP layer and the staff command line are thin shells around it.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server/auth"
+	"certdesk/app/server/blob"
+	"certdesk/app/server/store"
+)
+
+// Config tunes the service.
+type Config struct {
+	Now        func() time.Time
+	Fees       apply.Schedule
+	Agreement  api.Agreement
+	SessionTTL time.Duration
+	UploadTTL  time.Duration
+	Log        *slog.Logger
+	Params     auth.Params // password hashing cost
+}
+
+// Service is the enrollment logic over a store and a blob store.
+type Service struct {
+	st    *store.Store
+	blobs *blob.Store
+	cfg   Config
+
+	loginThrottle *auth.Throttle // per login name
+	addrThrottle  *auth.Throttle // per client address
+}
+
+// New builds a service; zero Config fields get defaults.
+func New(st *store.Store, blobs *blob.Store, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Fees.Kinds == nil {
+		cfg.Fees = apply.DefaultSchedule()
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.UploadTTL == 0 {
+		cfg.UploadTTL = 7 * 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Params.MemoryKiB == 0 {
+		cfg.Params = auth.DefaultParams
+	}
+	if cfg.Agreement.Version == "" {
+		cfg.Agreement = DefaultAgreement
+	}
+	return &Service{
+		st: st, blobs: blobs, cfg: cfg,
+		loginThrottle: auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
+		addrThrottle:  auth.NewThrottle(30, 15*time.Minute, 60*time.Second, 30*time.Minute),
+	}
+}
+
+// DefaultAgreement is the agreement shown until the CA configures its own.
+var DefaultAgreement = api.Agreement{
+	Version: "2026-11",
+	Title:   "电子认证服务协议",
+	Text:    "本协议由数字证书申请人(以下简称“订户”)与电子认证服务机构(以下简称“CA”)订立。订户应提供真实、完整、准确的申请信息和材料,妥善保管 UKEY 及其 PIN 码;CA 按其电子认证业务规则审核并签发数字证书。证书信息变更、UKEY 丢失或私钥泄露时,订户应及时申请更新或吊销。",
+}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	AccountID string
+	Role      api.Role
+}
+
+// Staff reports whether the caller is CA staff.
+func (p Principal) Staff() bool { return p.Role == api.RoleStaff }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// internal logs an unexpected error with its context and returns the
+// generic error the caller sees (details never leave the server).
+func (s *Service) internal(ctx context.Context, op string, err error) error {
+	if ae := (*api.Error)(nil); errors.As(err, &ae) {
+		return ae
+	}
+	s.cfg.Log.ErrorContext(ctx, op, "err", err)
+	return api.NewError(api.CodeInternal)
+}
+
+// Agreement returns the current service agreement.
+func (s *Service) Agreement() api.Agreement { return s.cfg.Agreement }
+
+// Fees returns the fee schedule.
+func (s *Service) Fees() apply.Schedule { return s.cfg.Fees }
+
+// Ready checks the database, for /readyz.
+func (s *Service) Ready(ctx context.Context) error { return s.st.Ping(ctx) }
+
+func toAPIAccount(a *store.Account) api.Account {
+	return api.Account{ID: a.ID, Mobile: a.Mobile, Email: a.Email, Role: api.Role(a.Role), CreatedAt: a.CreatedAt}
+}
+
+// Register creates an applicant account (seed 1.1: mobile and/or email,
+// either one is a login name).
+func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (*api.Account, error) {
+	return s.createAccount(ctx, req, api.RoleApplicant)
+}
+
+// CreateStaff creates a CA staff account (certdesk-server user add).
+func (s *Service) CreateStaff(ctx context.Context, req api.RegisterRequest) (*api.Account, error) {
+	return s.createAccount(ctx, req, api.RoleStaff)
+}
+
+func (s *Service) createAccount(ctx context.Context, req api.RegisterRequest, role api.Role) (*api.Account, error) {
+	var fes apply.FieldErrors
+	mobile, email := "", ""
+	if strings.TrimSpace(req.Mobile) != "" {
+		var code apply.Code
+		if mobile, code = apply.CheckMobile(req.Mobile); code != "" {
+			fes = append(fes, apply.FieldError{Field: "mobile", Code: code, Message: apply.Text{ZH: "请填写 11 位中国大陆手机号码,例如 13800138000", EN: "Enter an 11-digit mainland China mobile number, e.g. 13800138000"}})
+		}
+	}
+	if strings.TrimSpace(req.Email) != "" {
+		var code apply.Code
+		email, code = apply.CheckEmail(req.Email)
+		email = strings.ToLower(email)
+		if code != "" {
+			fes = append(fes, apply.FieldError{Field: "email", Code: code, Message: apply.Text{ZH: "电子邮箱格式不正确,例如 name@example.com", EN: "The email address is not valid, e.g. name@example.com"}})
+		}
+	}
+	if mobile == "" && email == "" {
+		fes = append(fes, apply.FieldError{Field: "mobile", Code: apply.CodeRequired, Message: apply.Text{ZH: "请填写手机号或电子邮箱(可作为登录名)", EN: "Enter a mobile number or an email address (either is your login name)"}})
+	}
+	if fe := auth.CheckPassword(req.Password, mobile, email); fe != nil {
+		fes = append(fes, *fe)
+	}
+	if len(fes) > 0 {
+		return nil, api.ValidationError(fes)
+	}
+	hash, err := auth.Hash(req.Password, s.cfg.Params)
+	if err != nil {
+		return nil, s.internal(ctx, "hash password", err)
+	}
+	a := &store.Account{ID: store.NewID(), Mobile: mobile, Email: email, PasswordHash: hash, Role: string(role), CreatedAt: s.now()}
+	err = s.st.InTx(ctx, func(tx *store.Tx) error { return tx.CreateAccount(ctx, a) })
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		// The login name exists. Saying so is unavoidable at registration
+		// (the user must pick another), so it is throttled like a login.
+		return nil, api.NewError(api.CodeConflict).WithMessage(apply.Text{
+			ZH: "该手机号或邮箱已注册,请直接登录;忘记密码请联系客服",
+			EN: "This mobile or email is already registered: log in, or contact support if you forgot the password"})
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "register", err)
+	}
+	acc := toAPIAccount(a)
+	return &acc, nil
+}
+
+// Login checks a password and opens a session. Unknown login names and
+// wrong passwords get the same answer in the same time; repeated failures
+// lock the login name and the address for a while, and the answer says for
+// how long.
+func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) (*api.Session, error) {
+	now := s.now()
+	login := strings.TrimSpace(req.Login)
+	if strings.Contains(login, "@") {
+		login = strings.ToLower(login)
+	} else {
+		login = apply.NormalizeMobile(login)
+	}
+	if w := max(s.loginThrottle.Wait(login, now), s.addrThrottle.Wait(addr, now)); w > 0 {
+		return nil, rateLimited(w)
+	}
+	a, err := s.st.AccountByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		auth.VerifyDummy(req.Password)
+	} else if err != nil {
+		return nil, s.internal(ctx, "login", err)
+	}
+	if a == nil || a.Disabled || auth.Verify(req.Password, a.PasswordHash) != nil {
+		lock := max(s.loginThrottle.Fail(login, now), s.addrThrottle.Fail(addr, now))
+		if lock > 0 {
+			return nil, rateLimited(lock)
+		}
+		return nil, api.NewError(api.CodeBadCredentials)
+	}
+	s.loginThrottle.Succeed(login)
+	return s.openSession(ctx, a)
+}
+
+func (s *Service) openSession(ctx context.Context, a *store.Account) (*api.Session, error) {
+	tok, hash, err := auth.NewToken()
+	if err != nil {
+		return nil, s.internal(ctx, "token", err)
+	}
+	now := s.now()
+	exp := now.Add(s.cfg.SessionTTL)
+	if err := s.st.InTx(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, hash, a.ID, now, exp) }); err != nil {
+		return nil, s.internal(ctx, "session", err)
+	}
+	return &api.Session{Token: tok, ExpiresAt: exp, Account: toAPIAccount(a)}, nil
+}
+
+func rateLimited(d time.Duration) *api.Error {
+	secs := int((d + time.Second - 1) / time.Second)
+	e := api.NewError(api.CodeRateLimited).WithMessage(apply.Text{
+		ZH: fmt.Sprintf("尝试次数过多,请 %d 秒后再试", secs),
+		EN: fmt.Sprintf("Too many attempts; try again in %d s", secs)})
+	e.RetryAfter = secs
+	return e
+}
+
+// Logout ends the session of token.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	if err := s.st.DeleteSession(ctx, auth.TokenHash(token)); err != nil {
+		return s.internal(ctx, "logout", err)
+	}
+	return nil
+}
+
+// Authenticate resolves a session token.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, *api.Account, error) {
+	if token == "" {
+		return Principal{}, nil, api.NewError(api.CodeUnauthenticated)
+	}
+	a, _, err := s.st.SessionAccount(ctx, auth.TokenHash(token), s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, nil, api.NewError(api.CodeUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, nil, s.internal(ctx, "authenticate", err)
+	}
+	acc := toAPIAccount(a)
+	return Principal{AccountID: a.ID, Role: api.Role(a.Role)}, &acc, nil
+}
+
+// idempotent runs create inside a transaction keyed by (caller, key): a
+// retry of the same request replays the stored response instead of
+// creating a second record; the same key with another body is refused.
+func idempotent[T any](ctx context.Context, s *Service, p Principal, key string, req any, create func(tx *store.Tx) (*T, error)) (*T, error) {
+	if key == "" {
+		var out *T
+		err := s.st.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			out, err = create(tx)
+			return err
+		})
+		return out, err
+	}
+	reqJSON, _ := json.Marshal(req)
+	reqHash := auth.TokenHash(string(reqJSON))
+	var out *T
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		prev, err := tx.IdempotentResponse(ctx, p.AccountID, key)
+		if err == nil {
+			if prev.RequestHash != reqHash {
+				return api.NewError(api.CodeIdempotency)
+			}
+			out = new(T)
+			return json.Unmarshal([]byte(prev.Body), out)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out, err = create(tx)
+		if err != nil {
+			return err
+		}
+		body, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		return tx.SaveIdempotent(ctx, p.AccountID, key, &store.Idempotent{RequestHash: reqHash, Status: 201, Body: string(body)}, s.now())
+	})
+	return out, err
+}
