@@ -4,7 +4,9 @@
 package testimg
 
 import (
+	"bytes"
 	"image"
+	"image/jpeg"
 	"image/color"
 	"math"
 	"math/rand/v2"
@@ -81,4 +83,21 @@ func set(img *image.RGBA, x, y int, c color.RGBA) {
 	if image.Pt(x, y).In(img.Rect) {
 		img.SetRGBA(x, y, c)
 	}
+}
+
+// JPEG encodes img at quality q with a JFIF density of dpi (none when 0),
+// as a scanner driver writes it.
+func JPEG(img image.Image, q int, dpi uint16) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+		panic(err)
+	}
+	b := buf.Bytes()
+	if dpi == 0 {
+		return b
+	}
+	seg := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 1, byte(dpi >> 8), byte(dpi), byte(dpi >> 8), byte(dpi), 0, 0}
+	out := append([]byte{}, b[:2]...)
+	out = append(out, seg...)
+	return append(out, b[2:]...)
 }

@@ -1,0 +1,93 @@
+// Package outbox delivers the notifications that state changes queue in
+// the same transaction (SMS to the handler, email for the e-invoice): a
+// worker polls for due messages, hands them to a Provider, and retries
+// failures with exponential backoff.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"certdesk/app/server/store"
+)
+
+// Provider sends one message. A real deployment plugs in its SMS gateway
+// and mail server; Log is the development provider.
+type Provider interface {
+	Send(ctx context.Context, m *store.Message) error
+}
+
+// Log is the development provider: it writes each message to the log, and
+// `certdesk-server outbox` shows them from the database.
+type Log struct{ Logger *slog.Logger }
+
+// Send logs the message. The body may hold a download code, so it is
+// logged only at debug level.
+func (l Log) Send(ctx context.Context, m *store.Message) error {
+	l.Logger.InfoContext(ctx, "outbox: delivered", "channel", m.Channel, "id", m.ID, "application", m.ApplicationID, "subject", m.Subject)
+	l.Logger.DebugContext(ctx, "outbox: body", "id", m.ID, "body", m.Body)
+	return nil
+}
+
+// Worker delivers due messages.
+type Worker struct {
+	Store    *store.Store
+	Provider Provider
+	Log      *slog.Logger
+	Interval time.Duration
+	Now      func() time.Time
+}
+
+// Backoff is the wait after the n-th failed attempt: 10 s doubling, at most
+// an hour.
+func Backoff(n int) time.Duration {
+	d := 10 * time.Second << min(n, 9)
+	return min(d, time.Hour)
+}
+
+// Run delivers until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	if w.Interval == 0 {
+		w.Interval = time.Second
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	t := time.NewTicker(w.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Once(ctx); err != nil && ctx.Err() == nil {
+			w.Log.WarnContext(ctx, "outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Once delivers what is due now and returns how many were sent.
+func (w *Worker) Once(ctx context.Context) (int, error) {
+	msgs, err := w.Store.DueMessages(ctx, w.Now(), 100)
+	if err != nil {
+		return 0, fmt.Errorf("due messages: %w", err)
+	}
+	sent := 0
+	for _, m := range msgs {
+		if err := w.Provider.Send(ctx, m); err != nil {
+			next := w.Now().Add(Backoff(m.Attempts))
+			if merr := w.Store.MarkFailed(ctx, m.ID, err.Error(), next); merr != nil {
+				return sent, merr
+			}
+			continue
+		}
+		if err := w.Store.MarkSent(ctx, m.ID, w.Now()); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}

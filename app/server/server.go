@@ -1,0 +1,227 @@
+// Package server assembles the enrollment server: store, blob store,
+// service, HTTP API and outbox worker. CertDesk starts it in-process on
+// 127.0.0.1 with a random port (the embedded default); certdesk-server
+// serve runs the same thing standalone with TLS.
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"certdesk/app/server/blob"
+	"certdesk/app/server/httpapi"
+	"certdesk/app/server/outbox"
+	"certdesk/app/server/service"
+	"certdesk/app/server/store"
+)
+
+// Config configures a server.
+type Config struct {
+	// Addr to listen on; default 127.0.0.1:0 (a random loopback port).
+	Addr string
+	// DataDir holds the SQLite database (unless DSN is set) and the blobs.
+	DataDir string
+	// DSN selects PostgreSQL (postgres://…); empty means SQLite in DataDir.
+	DSN string
+	// TLS: a certificate and key file, or DevTLS to generate a self-signed
+	// one in DataDir. Neither: plain HTTP (embedded on loopback only).
+	TLSCert, TLSKey string
+	DevTLS          bool
+	Log             *slog.Logger
+	Service         service.Config
+	Provider        outbox.Provider
+	TrustProxy      bool
+}
+
+// Server is a running enrollment server.
+type Server struct {
+	URL     string
+	Service *service.Service
+	Store   *store.Store
+	Handler *httpapi.Handler
+	// CertPEM is the server's certificate when TLS is on, for clients to pin.
+	CertPEM []byte
+
+	http   *http.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open builds the parts without listening, for the staff commands that
+// work on the database directly.
+func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		return nil, nil, errors.New("server: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data directory: %w", err)
+	}
+	dsn := cfg.DSN
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "certdesk.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	sc := cfg.Service
+	sc.Log = cfg.Log
+	return st, service.New(st, blobs, sc), nil
+}
+
+// Start opens the server and serves until ctx ends or Close is called.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	st, svc, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := httpapi.New(svc, cfg.Log)
+	h.TrustProxy = cfg.TrustProxy
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	s := &Server{Service: svc, Store: st, Handler: h, done: make(chan struct{})}
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute, // a 2 MB upload over a poor line
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" || cfg.DevTLS {
+		cert, certPEM, err := loadOrMakeCert(cfg)
+		if err != nil {
+			ln.Close()
+			st.Close()
+			return nil, err
+		}
+		s.CertPEM = certPEM
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, s.http.TLSConfig)
+		scheme = "https"
+	}
+	s.URL = scheme + "://" + ln.Addr().String()
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	prov := cfg.Provider
+	if prov == nil {
+		prov = outbox.Log{Logger: cfg.Log}
+	}
+	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now}
+	go w.Run(wctx)
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Log.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-wctx.Done():
+		}
+	}()
+	cfg.Log.Info("enrollment server listening", "url", s.URL, "engine", st.Engine())
+	return s, nil
+}
+
+// Close stops serving (letting requests in flight finish for up to 10 s)
+// and closes the database.
+func (s *Server) Close() error {
+	s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	<-s.done
+	if cerr := s.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// loadOrMakeCert loads the configured certificate, or for development
+// makes a self-signed one for 127.0.0.1 and localhost, kept in the data
+// directory so clients can pin it across restarts.
+func loadOrMakeCert(cfg Config) (tls.Certificate, []byte, error) {
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if certFile == "" {
+		certFile, keyFile = filepath.Join(cfg.DataDir, "dev-tls.crt"), filepath.Join(cfg.DataDir, "dev-tls.key")
+		if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
+			if err := makeDevCert(certFile, keyFile); err != nil {
+				return tls.Certificate{}, nil, err
+			}
+			cfg.Log.Warn("generated a self-signed development TLS certificate: use a real one for a CA", "cert", certFile)
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	pemBytes, err := os.ReadFile(certFile)
+	return cert, pemBytes, err
+}
+
+func makeDevCert(certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "CertDesk development server", Organization: []string{"CertDesk"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(2, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
