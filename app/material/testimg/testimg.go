@@ -6,8 +6,8 @@ package testimg
 import (
 	"bytes"
 	"image"
-	"image/jpeg"
 	"image/color"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 )

@@ -188,7 +188,9 @@ func TestConcurrentHistory(t *testing.T) {
 		owner := newAccount(t, s, "13800138000")
 		a := &Application{ID: NewID(), OwnerID: owner.ID, Kind: apply.KindOrg, State: apply.StateDraft, Form: apply.Values{},
 			AgreementVersion: "v1", AgreementAt: t0, CreatedAt: t0, UpdatedAt: t0}
-		if err := s.InTx(ctx, func(tx *Tx) error { return tx.CreateApplication(ctx, a, apply.HistoryEntry{To: apply.StateDraft, At: t0}) }); err != nil {
+		if err := s.InTx(ctx, func(tx *Tx) error {
+			return tx.CreateApplication(ctx, a, apply.HistoryEntry{To: apply.StateDraft, At: t0})
+		}); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
