@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +100,16 @@ func (r resp) err() *api.Error {
 
 func (c *client) do(method, path string, body any, hdr ...string) resp {
 	c.t.Helper()
+	r, err := rawDo(c, method, path, body, hdr...)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// rawDo is do without failing the test: for goroutines and for requests
+// that are expected to meet a dead server.
+func rawDo(c *client, method, path string, body any, hdr ...string) (resp, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -114,7 +123,7 @@ func (c *client) do(method, path string, body any, hdr ...string) resp {
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return resp{}, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -124,12 +133,19 @@ func (c *client) do(method, path string, body any, hdr ...string) resp {
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return resp{}, err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, b}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return resp{}, err
+	}
+	return resp{res.StatusCode, res.Header, b}, nil
 }
+
+var jsonUnmarshal = json.Unmarshal
+
+type serviceConfig = service.Config
 
 // ok requires a 2xx and decodes the body into out.
 func (c *client) ok(r resp, out any) {
@@ -267,4 +283,3 @@ func (c *client) app(id string) api.Application {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-var _ = strings.TrimSpace

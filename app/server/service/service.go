@@ -289,3 +289,20 @@ func idempotent[T any](ctx context.Context, s *Service, p Principal, key string,
 	})
 	return out, err
 }
+
+// SetPassword replaces an account's password (certdesk-server user passwd)
+// after the policy check, and ends its sessions.
+func (s *Service) SetPassword(ctx context.Context, accountID, password string) error {
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if fe := auth.CheckPassword(password, a.Mobile, a.Email); fe != nil {
+		return api.ValidationError(apply.FieldErrors{*fe})
+	}
+	hash, err := auth.Hash(password, s.cfg.Params)
+	if err != nil {
+		return err
+	}
+	return s.st.InTx(ctx, func(tx *store.Tx) error { return tx.SetPassword(ctx, accountID, hash) })
+}

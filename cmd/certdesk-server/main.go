@@ -1,0 +1,364 @@
+// Command certdesk-server is the standalone enrollment server and the CA
+// staff's command line: serve, review, user and outbox.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server"
+	"certdesk/app/server/service"
+	"certdesk/app/server/store"
+)
+
+const usage = `certdesk-server — CertDesk enrollment server
+
+  certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy]
+  certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
+  certdesk-server user add (--email E | --mobile M) [--staff]   (password from CERTDESK_PASSWORD or stdin)
+  certdesk-server user list [--role applicant|staff] | disable LOGIN | enable LOGIN | passwd LOGIN
+  certdesk-server outbox [--application ID] [--limit N]
+
+Common: --data DIR (default $CERTDESK_DATA or ./certdesk-data), --dsn postgres://… (default SQLite in DIR)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type common struct {
+	data, dsn string
+}
+
+func (c *common) flags(fs *flag.FlagSet) {
+	def := os.Getenv("CERTDESK_DATA")
+	if def == "" {
+		def = "certdesk-data"
+	}
+	fs.StringVar(&c.data, "data", def, "data directory")
+	fs.StringVar(&c.dsn, "dsn", os.Getenv("CERTDESK_DSN"), "PostgreSQL DSN (default: SQLite in the data directory)")
+}
+
+// parse parses flags anywhere among the arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], log, stderr)
+	case "review":
+		err = review(ctx, args[1:], log, stdout, stderr)
+	case "user":
+		err = users(ctx, args[1:], stdin, log, stdout, stderr)
+	case "outbox":
+		err = outboxCmd(ctx, args[1:], log, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%v\n%s", err, usage)
+		return 2
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "%s\n%s\n", ae.MessageZH, ae.MessageEN)
+		for _, f := range ae.Fields {
+			fmt.Fprintf(stderr, "  %s: %s / %s\n", f.Field, f.MessageZH, f.MessageEN)
+		}
+		return 1
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
+	cert := fs.String("tls-cert", "", "TLS certificate (PEM)")
+	key := fs.String("tls-key", "", "TLS key (PEM)")
+	devTLS := fs.Bool("dev-tls", false, "generate a self-signed TLS certificate in the data directory")
+	plain := fs.Bool("insecure-http", false, "serve plain HTTP (loopback tests only)")
+	proxy := fs.Bool("trust-proxy", false, "take client addresses from X-Forwarded-For")
+	if _, err := parse(fs, args); err != nil {
+		return usageError(err.Error())
+	}
+	if *cert == "" && !*devTLS && !*plain {
+		return usageError("serve needs --tls-cert/--tls-key, --dev-tls, or --insecure-http")
+	}
+	s, err := server.Start(ctx, server.Config{Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS, Log: log, TrustProxy: *proxy})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "listening on", s.URL)
+	<-ctx.Done()
+	return s.Close()
+}
+
+// operator is the staff identity of the command line: history records the
+// OS user who ran it.
+func operator() service.Principal {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return service.Principal{AccountID: "cli:" + name, Role: api.RoleStaff}
+}
+
+func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *service.Service, error) {
+	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Log: log})
+}
+
+func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("review", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	var states stringList
+	fs.Var(&states, "state", "state to list (repeatable; default: paid and under_review)")
+	reason := fs.String("reason", "", "why the application is rejected (shown to the applicant)")
+	asJSON := fs.Bool("json", false, "JSON output")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) == 0 {
+		return usageError("review: list, show, approve or reject")
+	}
+	st, svc, err := open(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	op := operator()
+	switch pos[0] {
+	case "list":
+		ss := []apply.State{}
+		for _, s := range states {
+			ss = append(ss, apply.State(s))
+		}
+		if len(ss) == 0 {
+			ss = []apply.State{apply.StatePaid, apply.StateUnderReview}
+		}
+		list, err := svc.StaffApplications(ctx, op, ss...)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(list)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\t种类 KIND\t主体 SUBJECT\t用户名 USERNAME\t状态 STATE\t更新 UPDATED")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Kind.Label(apply.ZH), a.Subject, a.Username, a.State.Label(apply.ZH), a.UpdatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "show", "approve", "reject":
+		if len(pos) != 2 {
+			return usageError("review " + pos[0] + " needs an application ID")
+		}
+		var a *api.Application
+		switch pos[0] {
+		case "show":
+			a, err = svc.Application(ctx, op, pos[1])
+		case "approve":
+			a, err = svc.Review(ctx, op, pos[1], api.ReviewRequest{Approve: true})
+		case "reject":
+			if strings.TrimSpace(*reason) == "" {
+				return usageError("review reject needs --reason: the applicant corrects the application from it")
+			}
+			a, err = svc.Review(ctx, op, pos[1], api.ReviewRequest{Approve: false, Reason: *reason})
+		}
+		if err != nil {
+			return err
+		}
+		return printApplication(stdout, a, *asJSON)
+	}
+	return usageError("review: unknown subcommand " + pos[0])
+}
+
+func printApplication(w io.Writer, a *api.Application, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(a)
+	}
+	fmt.Fprintf(w, "%s  %s  %s\n", a.ID, a.Kind.Label(apply.ZH), a.State.Label(apply.ZH))
+	for _, f := range apply.Schema(a.Kind) {
+		if v := a.Form[f.Key]; v != "" {
+			fmt.Fprintf(w, "  %-12s %s\n", f.Label.ZH, v)
+		}
+	}
+	if a.RejectReason != "" {
+		fmt.Fprintf(w, "  退回原因     %s\n", a.RejectReason)
+	}
+	fmt.Fprintf(w, "  材料 %d 份:\n", len(a.Materials))
+	for _, m := range a.Materials {
+		fmt.Fprintf(w, "    %-18s %d×%d %.0f DPI %d KB sha256:%s\n", m.Type, m.Width, m.Height, m.DPI, m.Bytes/1024, m.SHA256[:12])
+	}
+	fmt.Fprintln(w, "  历史:")
+	for _, h := range a.History {
+		fmt.Fprintf(w, "    %s  %-20s %s → %s  %s:%s %s\n", h.At.Local().Format("2006-01-02 15:04:05"), h.Event, h.From, h.To, h.Actor, h.ActorID, h.Note)
+	}
+	return nil
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func readPassword(stdin io.Reader) (string, error) {
+	if p := os.Getenv("CERTDESK_PASSWORD"); p != "" {
+		return p, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usageError("give the password on stdin or in CERTDESK_PASSWORD (never as an argument)")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	email := fs.String("email", "", "login email")
+	mobile := fs.String("mobile", "", "login mobile")
+	isStaff := fs.Bool("staff", false, "a CA staff account")
+	role := fs.String("role", "", "list only this role")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) == 0 {
+		return usageError("user: add, list, disable, enable or passwd")
+	}
+	st, svc, err := open(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch pos[0] {
+	case "add":
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		req := api.RegisterRequest{Email: *email, Mobile: *mobile, Password: pw}
+		var acc *api.Account
+		if *isStaff {
+			acc, err = svc.CreateStaff(ctx, req)
+		} else {
+			acc, err = svc.Register(ctx, req)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s account %s (%s%s)\n", acc.Role, acc.ID, acc.Mobile, acc.Email)
+		return nil
+	case "list":
+		as, err := st.ListAccounts(ctx, *role)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tMOBILE\tEMAIL\tDISABLED\tCREATED")
+		for _, a := range as {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ID, a.Role, a.Mobile, a.Email, a.Disabled, a.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "disable", "enable", "passwd":
+		if len(pos) != 2 {
+			return usageError("user " + pos[0] + " needs a login name")
+		}
+		a, err := st.AccountByLogin(ctx, pos[1])
+		if err != nil {
+			return fmt.Errorf("account %s: %w", pos[1], err)
+		}
+		if pos[0] == "passwd" {
+			pw, err := readPassword(stdin)
+			if err != nil {
+				return err
+			}
+			return svc.SetPassword(ctx, a.ID, pw)
+		}
+		return st.InTx(ctx, func(tx *store.Tx) error { return tx.SetDisabled(ctx, a.ID, pos[0] == "disable") })
+	}
+	return usageError("user: unknown subcommand " + pos[0])
+}
+
+func outboxCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	app := fs.String("application", "", "only this application's messages")
+	limit := fs.Int("limit", 50, "how many, newest first")
+	if _, err := parse(fs, args); err != nil {
+		return usageError(err.Error())
+	}
+	st, _, err := open(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	msgs, err := st.Messages(ctx, *app, *limit)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		status := "pending"
+		if !m.SentAt.IsZero() {
+			status = "sent " + m.SentAt.Local().Format("15:04:05")
+		} else if m.LastError != "" {
+			status = fmt.Sprintf("retry #%d: %s", m.Attempts, m.LastError)
+		}
+		fmt.Fprintf(stdout, "%s  %-5s to %s  [%s]  %s\n    %s\n", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), m.Channel, m.Recipient, status, m.ApplicationID, m.Body)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server"
+	"certdesk/app/server/service"
+)
+
+// TestStaffCommands drives an application to review through the service,
+// then reviews it with the command line on the same data directory.
+func TestStaffCommands(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	cli := func(stdin string, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append(args, "--data", dir), strings.NewReader(stdin), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := cli("Sh3nHe!2026\n", "user", "add", "--staff", "--email", "ops@ca.example.cn"); code != 0 || !strings.Contains(out, "created staff account") {
+		t.Fatalf("user add: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := cli("weak\n", "user", "add", "--mobile", "13800138000"); code != 1 || !strings.Contains(errs, "密码至少 8 位") {
+		t.Fatalf("weak password: %d %s", code, errs)
+	}
+
+	st, svc, err := server.Open(ctx, server.Config{DataDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := svc.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := service.Principal{AccountID: acc.ID, Role: api.RoleApplicant}
+	a, err := svc.CreateApplication(ctx, p, api.CreateApplicationRequest{Kind: apply.KindPersonal, Agreement: api.AgreementAcceptance{Version: svc.Agreement().Version, AcceptedAt: time.Now()}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := apply.Values{apply.FUsername: "lizhe", apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
+		apply.FApplicantID: "11010519491231002X", apply.FApplicantMobile: "13900139000", apply.FApplicantEmail: "li@example.cn",
+		apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43", apply.FHandlerSame: "true", apply.FSecurityQuestion: "您的出生地是?",
+		apply.FSecurityAnswer: "福州", apply.FDelivery: "pickup"}
+	if _, err := svc.UpdateForm(ctx, p, a.ID, api.UpdateFormRequest{Form: form, Submit: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Materials, identity and payment are other tests' business: move the
+	// application along as their providers would.
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvConfirmPayment} {
+		if err := svc.SystemStep(ctx, a.ID, ev, "test"); err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+	}
+	st.Close()
+
+	code, out, errs := cli("", "review", "list")
+	if code != 0 || !strings.Contains(out, a.ID) || !strings.Contains(out, "李喆") || !strings.Contains(out, "已缴费") {
+		t.Fatalf("review list: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := cli("", "review", "reject", a.ID); code != 2 || !strings.Contains(errs, "--reason") {
+		t.Fatalf("reject without reason: %d %s", code, errs)
+	}
+	code, out, errs = cli("", "review", "reject", a.ID, "--reason", "授权委托书未盖章")
+	if code != 0 || !strings.Contains(out, "审核未通过") || !strings.Contains(out, "授权委托书未盖章") || !strings.Contains(out, "staff:cli:") {
+		t.Fatalf("reject: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := cli("", "review", "approve", a.ID); code != 1 || !strings.Contains(errs, "不能执行此操作") {
+		t.Fatalf("approve a rejected application: %d %s", code, errs)
+	}
+	code, out, _ = cli("", "outbox", "--application", a.ID)
+	if code != 0 || !strings.Contains(out, "13900139000") || !strings.Contains(out, "退回原因:授权委托书未盖章") {
+		t.Fatalf("outbox: %s", out)
+	}
+	if code, _, _ := cli("", "user", "disable", "13800138000"); code != 0 {
+		t.Fatalf("disable: %d", code)
+	}
+	code, out, _ = cli("", "user", "list")
+	if code != 0 || !strings.Contains(out, "true") {
+		t.Fatalf("user list: %s", out)
+	}
+}
