@@ -225,4 +225,6 @@ func tryUpload(c *client, appID string, data []byte) (string, bool) {
 	return u.Material.ID, true
 }
 
-func sessionless() serviceConfig { return serviceConfig{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}} }
+func sessionless() serviceConfig {
+	return serviceConfig{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}
+}

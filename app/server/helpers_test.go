@@ -282,4 +282,3 @@ func (c *client) app(id string) api.Application {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
