@@ -38,10 +38,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+func startCluster() { pgCluster, pgErr = pgtest.Start() }
+
 // engines lists the store engines a server test runs on.
 func engines(t *testing.T) map[string]string {
 	out := map[string]string{"sqlite": ""}
-	pgOnce.Do(func() { pgCluster, pgErr = pgtest.Start() })
+	pgOnce.Do(startCluster)
 	if pgErr != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("postgres: %v", pgErr)
@@ -60,7 +62,7 @@ func engines(t *testing.T) map[string]string {
 // accounts; the production cost is tested in package auth.
 var fastParams = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}
 
-func startServer(t *testing.T, dsn string) *Server {
+func startServer(t testing.TB, dsn string) *Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := Start(context.Background(), Config{DataDir: t.TempDir(), DSN: dsn, Log: log, Service: service.Config{Params: fastParams}})
@@ -74,13 +76,13 @@ func startServer(t *testing.T, dsn string) *Server {
 // client is a bare HTTP client for the API, so the tests see exactly what
 // travels on the wire.
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 	hc    *http.Client
 }
 
-func newClient(t *testing.T, s *Server) *client {
+func newClient(t testing.TB, s *Server) *client {
 	return &client{t: t, base: s.URL + api.Prefix, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 
@@ -179,7 +181,7 @@ var userSeq struct {
 }
 
 // applicant registers and logs in a new applicant.
-func applicant(t *testing.T, s *Server) *client {
+func applicant(t testing.TB, s *Server) *client {
 	userSeq.Lock()
 	userSeq.n++
 	mobile := fmt.Sprintf("1380000%04d", userSeq.n)
@@ -194,7 +196,7 @@ func applicant(t *testing.T, s *Server) *client {
 
 // staff creates a staff account through the service (as the
 // certdesk-server user command does) and logs it in over HTTP.
-func staff(t *testing.T, s *Server) *client {
+func staff(t testing.TB, s *Server) *client {
 	userSeq.Lock()
 	userSeq.n++
 	email := fmt.Sprintf("staff%d@ca.example.cn", userSeq.n)

@@ -124,7 +124,7 @@ func (s *Service) CreateApplication(ctx context.Context, p Principal, req api.Cr
 	if req.Agreement.Version != s.cfg.Agreement.Version || req.Agreement.AcceptedAt.IsZero() {
 		return nil, api.NewError(api.CodeAgreementRequired)
 	}
-	var id string
+	var created *api.Application
 	out, err := idempotent(ctx, s, p, idemKey, req, func(tx *store.Tx) (*api.Application, error) {
 		form, hash, err := s.splitAnswer(keepSchema(req.Kind, req.Form))
 		if err != nil {
@@ -134,21 +134,21 @@ func (s *Service) CreateApplication(ctx context.Context, p Principal, req api.Cr
 		a := &store.Application{ID: store.NewID(), OwnerID: p.AccountID, Kind: req.Kind, State: apply.StateDraft, Form: form,
 			AnswerHash: hash, Subject: subjectOf(req.Kind, form), AgreementVersion: req.Agreement.Version,
 			AgreementAt: req.Agreement.AcceptedAt.UTC(), CreatedAt: now, UpdatedAt: now}
-		id = a.ID
 		h := apply.HistoryEntry{From: "", To: apply.StateDraft, Event: "create", Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now,
 			Note: "agreement " + a.AgreementVersion + " accepted " + a.AgreementAt.Format("2006-01-02 15:04:05Z")}
 		if err := tx.CreateApplication(ctx, a, h); err != nil {
 			return nil, err
 		}
+		created = s.view(a, []apply.HistoryEntry{h}, nil)
 		return &api.Application{ID: a.ID}, nil
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "create application", err)
 	}
-	if id == "" {
-		id = out.ID // replayed
+	if created != nil {
+		return created, nil // built from what was written: no second read
 	}
-	return s.Application(ctx, p, id)
+	return s.Application(ctx, p, out.ID) // a replayed request
 }
 
 // Application returns an application in full.
@@ -165,6 +165,11 @@ func (s *Service) Application(ctx context.Context, p Principal, id string) (*api
 	if err != nil {
 		return nil, s.internal(ctx, "materials", err)
 	}
+	return s.view(a, hist, mats), nil
+}
+
+// view is an application as the API shows it.
+func (s *Service) view(a *store.Application, hist []apply.HistoryEntry, mats []*store.Material) *api.Application {
 	quote, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
 	form := apply.Values{}
 	for k, v := range a.Form {
@@ -180,7 +185,7 @@ func (s *Service) Application(ctx context.Context, p Principal, id string) (*api
 	for _, m := range mats {
 		out.Materials = append(out.Materials, toMaterialInfo(m))
 	}
-	return out, nil
+	return out
 }
 
 // Applications lists the caller's applications for the user center.

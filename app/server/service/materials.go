@@ -279,6 +279,20 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 	if err != nil {
 		return nil, s.internal(ctx, "finish upload", err)
 	}
+	// Inspect outside the transaction: a full decode takes tens of
+	// milliseconds and must not hold SQLite's write lock.
+	a0, err := s.loadOwned(ctx, nil, p, u.ApplicationID)
+	if err != nil {
+		return nil, s.internal(ctx, "finish upload", err)
+	}
+	rule, ok := apply.RuleFor(a0.Kind, a0.Form.Options(), a0.Form.HandlerIsApplicant(a0.Kind), u.Type)
+	if !ok {
+		return nil, materialField(u.Type, "本申请不需要这种材料", "This application does not take this kind of material", apply.CodeChoice)
+	}
+	v := material.CheckBytes(data, rule)
+	if !v.OK() {
+		return nil, materialError(v)
+	}
 	var mat *store.Material
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.loadOwned(ctx, tx, p, u.ApplicationID)
@@ -288,13 +302,8 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 		if !apply.CanReplaceMaterials(a.State) {
 			return api.NewError(api.CodeStateNotAllowed)
 		}
-		rule, ok := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), u.Type)
-		if !ok {
-			return materialField(u.Type, "本申请不需要这种材料", "This application does not take this kind of material", apply.CodeChoice)
-		}
-		v := material.CheckBytes(data, rule)
-		if !v.OK() {
-			return materialError(v)
+		if again, _ := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), u.Type); again != rule {
+			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请表在上传期间被修改,请重新上传该材料", EN: "The form changed during the upload; upload this material again"})
 		}
 		// What is left once OK are warnings: kept for the reviewer.
 		pj, _ := json.Marshal(v.Problems)

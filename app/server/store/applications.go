@@ -96,9 +96,16 @@ func (t *Tx) AppendHistory(ctx context.Context, appID string, h apply.HistoryEnt
 	return nil
 }
 
-// Application reads one application inside the transaction.
+// Application reads one application inside the transaction and, on
+// PostgreSQL, locks its row until commit, so concurrent steps on one
+// application queue instead of failing their optimistic check over and
+// over. (SQLite transactions are already serialised by Store.writeMu.)
 func (t *Tx) Application(ctx context.Context, id string) (*Application, error) {
-	return scanApp(t.queryRow(ctx, `SELECT `+appCols+` FROM applications WHERE id = $1`, id))
+	q := `SELECT ` + appCols + ` FROM applications WHERE id = $1`
+	if t.engine == Postgres {
+		q += ` FOR UPDATE`
+	}
+	return scanApp(t.queryRow(ctx, q, id))
 }
 
 // Application reads one application.

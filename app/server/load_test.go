@@ -1,0 +1,147 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/material/testimg"
+)
+
+// BenchmarkLoad drives the real server on loopback with a Go load
+// generator, bounded in count and in time, on SQLite and PostgreSQL:
+//
+//	go test -run '^$' -bench Load -benchtime 1x ./app/server
+//
+// Reported per engine: authenticated status reads/s, application creates/s,
+// and material uploads in MB/s (create + one PATCH, server-side SHA-256
+// check, full JPEG inspection and content-addressed store included).
+func BenchmarkLoad(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			dsn := ""
+			if engine == "postgres" {
+				pgOnce.Do(startCluster)
+				if pgErr != nil {
+					b.Skip(pgErr)
+				}
+				var err error
+				if dsn, err = pgCluster.NewDatabase(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range b.N {
+				runLoad(b, dsn)
+			}
+		})
+	}
+}
+
+const (
+	loadWorkers = 16
+	loadTime    = 5 * time.Second
+)
+
+// hammer runs op from loadWorkers goroutines until max operations or
+// loadTime, and returns completed operations per second.
+func hammer(b *testing.B, max int64, op func(w int, i int64) error) float64 {
+	var n, started atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(loadTime)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range loadWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				i := started.Add(1)
+				if i > max {
+					return
+				}
+				if err := op(w, i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		b.Fatal(e)
+	}
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func runLoad(b *testing.B, dsn string) {
+	s := startServer(b, dsn)
+	tr := &http.Transport{MaxIdleConnsPerHost: loadWorkers * 2}
+	mk := func() *client {
+		c := applicant(b, s)
+		c.hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		return c
+	}
+	clients := make([]*client, loadWorkers)
+	for i := range clients {
+		clients[i] = mk()
+	}
+	// Status reads: the user center polling one application.
+	ids := make([]string, loadWorkers)
+	for i, c := range clients {
+		r, err := rawDo(c, "POST", api.PathApplications, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}, Form: orgForm("")})
+		if err != nil || r.status != 201 {
+			b.Fatalf("create: %v %d %s", err, r.status, r.body)
+		}
+		var a api.Application
+		jsonUnmarshal(r.body, &a)
+		ids[i] = a.ID
+	}
+	reads := hammer(b, 200_000, func(w int, _ int64) error {
+		r, err := rawDo(clients[w], "GET", "/applications/"+ids[w], nil)
+		if err == nil && r.status != 200 {
+			err = fmt.Errorf("read: %d %s", r.status, r.body)
+		}
+		return err
+	})
+	creates := hammer(b, 20_000, func(w int, _ int64) error {
+		r, err := rawDo(clients[w], "POST", api.PathApplications, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}, Form: orgForm("")})
+		if err == nil && r.status != 201 {
+			err = fmt.Errorf("create: %d %s", r.status, r.body)
+		}
+		return err
+	})
+	// Uploads: real A4 scans, taken in turn as the draft's four document
+	// types (each replaces the previous one of its type).
+	docs := make([][]byte, 8)
+	for i := range docs {
+		docs[i] = testimg.JPEG(testimg.Scan(1654, 2339, uint64(100+i)), 80, 200) // A4 at 200 DPI
+	}
+	types := []apply.MaterialType{apply.MatAcceptanceForm, apply.MatOrgLicense, apply.MatAuthorization, apply.MatHandlerID}
+	uploads := hammer(b, 5_000, func(w int, i int64) error {
+		data := docs[i%int64(len(docs))]
+		c := clients[w]
+		r, err := rawDo(c, "POST", "/applications/"+ids[w]+"/uploads", api.CreateUploadRequest{Type: types[i%4], Bytes: int64(len(data)), SHA256: sha(data)})
+		if err != nil || r.status != 201 {
+			return fmt.Errorf("create upload: %v %d %s", err, r.status, r.body)
+		}
+		var u api.Upload
+		jsonUnmarshal(r.body, &u)
+		r, err = rawDo(c, "PATCH", "/uploads/"+u.ID, data, api.HeaderUploadOff, "0")
+		if err != nil || r.status != 200 {
+			return fmt.Errorf("upload: %v %d %s", err, r.status, r.body)
+		}
+		return nil
+	})
+	mbps := uploads * float64(len(docs[0])) / 1e6
+	b.ReportMetric(reads, "reads/s")
+	b.ReportMetric(creates, "creates/s")
+	b.ReportMetric(uploads, "uploads/s")
+	b.ReportMetric(mbps, "upload-MB/s")
+	b.ReportMetric(float64(len(docs[0]))/1e6, "file-MB")
+}
