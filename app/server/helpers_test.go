@@ -62,10 +62,12 @@ func engines(t *testing.T) map[string]string {
 // accounts; the production cost is tested in package auth.
 var fastParams = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}
 
-func startServer(t testing.TB, dsn string) *Server {
+func startServer(t testing.TB, dsn string) *Server { return startServerWith(t, dsn, fastParams) }
+
+func startServerWith(t testing.TB, dsn string, params auth.Params) *Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := Start(context.Background(), Config{DataDir: t.TempDir(), DSN: dsn, Log: log, Service: service.Config{Params: fastParams}})
+	s, err := Start(context.Background(), Config{DataDir: t.TempDir(), DSN: dsn, Log: log, Service: service.Config{Params: params}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/material/testimg"
+	"certdesk/app/server/auth"
 )
 
 // BenchmarkLoad drives the real server on loopback with a Go load
@@ -80,7 +81,7 @@ func hammer(b *testing.B, max int64, op func(w int, i int64) error) float64 {
 }
 
 func runLoad(b *testing.B, dsn string) {
-	s := startServer(b, dsn)
+	s := startServerWith(b, dsn, auth.DefaultParams) // production hashing cost
 	tr := &http.Transport{MaxIdleConnsPerHost: loadWorkers * 2}
 	mk := func() *client {
 		c := applicant(b, s)
@@ -109,8 +110,10 @@ func runLoad(b *testing.B, dsn string) {
 		}
 		return err
 	})
+	// Creates as the client makes them: accepting the agreement opens the
+	// draft; the form follows by autosave.
 	creates := hammer(b, 20_000, func(w int, _ int64) error {
-		r, err := rawDo(clients[w], "POST", api.PathApplications, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}, Form: orgForm("")})
+		r, err := rawDo(clients[w], "POST", api.PathApplications, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}})
 		if err == nil && r.status != 201 {
 			err = fmt.Errorf("create: %d %s", r.status, r.body)
 		}
