@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"image"
 	"image/png"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -413,4 +416,106 @@ func TestBodyLimitsAndHealth(t *testing.T) {
 	}
 }
 
-var _ = service.Principal{}
+// Over HTTP, every applicant event that the state machine does not allow
+// in a state is refused with state_not_allowed and changes nothing.
+func TestIllegalStepsOverHTTP(t *testing.T) {
+	s := startServer(t, "")
+	c := applicant(t, s)
+	path := map[apply.State][]apply.Event{ // how to reach each state from submitted
+		apply.StateSubmitted:         nil,
+		apply.StateMaterialsComplete: {apply.EvMaterialsComplete},
+		apply.StateIdentityVerified:  {apply.EvMaterialsComplete, apply.EvIdentityVerified},
+		apply.StatePaid:              {apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvConfirmPayment},
+		apply.StateUnderReview:       {apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvConfirmPayment, apply.EvStartReview},
+	}
+	n := 0
+	for state, evs := range path {
+		for _, ev := range []apply.Event{apply.EvSubmit, apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvStartPayment,
+			apply.EvConfirmPayment, apply.EvStartReview, apply.EvApprove, apply.EvReject, apply.EvResubmit, apply.EvIssue, apply.EvCancel, apply.EvRevoke} {
+			n++
+			a := submitted(c, "u"+itoa(int64(n)))
+			for _, e := range evs {
+				if err := s.Service.SystemStep(context.Background(), a.ID, e, ""); err != nil {
+					t.Fatalf("reach %s: %v", state, err)
+				}
+			}
+			allowed := false
+			for _, e := range apply.Allowed(state, apply.ActorApplicant) {
+				allowed = allowed || e == ev
+			}
+			r := c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: ev, Note: "x"})
+			if allowed {
+				if r.status != 200 && !(ev == apply.EvResubmit) {
+					t.Fatalf("%s in %s: allowed but %d %s", ev, state, r.status, r.body)
+				}
+				continue
+			}
+			c.wantErr(r, 409, api.CodeStateNotAllowed)
+			if got := c.app(a.ID); got.State != state {
+				t.Fatalf("%s in %s changed the state to %s", ev, state, got.State)
+			}
+		}
+	}
+}
+
+// The development TLS certificate is made once, kept, and pins: a client
+// that trusts only it connects; one that does not, fails.
+func TestDevTLS(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := Start(context.Background(), Config{DataDir: dir, DevTLS: true, Log: log, Service: service.Config{Params: fastParams}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.HasPrefix(s.URL, "https://127.0.0.1:") || len(s.CertPEM) == 0 {
+		t.Fatalf("url %s", s.URL)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CertPEM)
+	pinned := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	r, err := pinned.Get(s.URL + "/healthz")
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("pinned client: %v", err)
+	}
+	r.Body.Close()
+	if _, err := http.Get(s.URL + "/healthz"); err == nil {
+		t.Fatal("a client without the pin accepted the self-signed certificate")
+	}
+}
+
+// Logs carry request IDs and routes, never passwords, tokens or bodies.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := Start(context.Background(), Config{DataDir: t.TempDir(), Log: log, Service: service.Config{Params: fastParams}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := applicant(t, s)
+	a := submitted(c, "secret01")
+	c.do("GET", "/applications/"+a.ID, nil)
+	c.do("POST", api.PathLogin, api.LoginRequest{Login: "13800009999", Password: "Wr0ng!pass"})
+	out := buf.String()
+	for _, secret := range []string{"Zh3ngShu!2026", "Wr0ng!pass", c.token, "11010519491231002X", "福州\""} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q", secret)
+		}
+	}
+	if !strings.Contains(out, "request_id=") || !strings.Contains(out, "route=\"GET /api/v1/applications/{id}\"") {
+		t.Errorf("log lacks request IDs or routes:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
