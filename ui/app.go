@@ -11,7 +11,9 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/apply"
 	"certdesk/assets"
@@ -27,6 +29,11 @@ type Options struct {
 	// Lang forces the language of domain texts; "" follows the system
 	// (Chinese unless the system is English).
 	Lang apply.Lang
+	// ServerURL is the enrollment server in use; Embedded when it runs
+	// in-process on DataDir.
+	ServerURL string
+	Embedded  bool
+	DataDir   string
 }
 
 // LoadTranslations registers CertDesk's zh-CN and English UI strings with
@@ -64,7 +71,7 @@ func Run(ctx context.Context, opts Options) error {
 	a := fyneapp.NewWithID(AppID)
 	w := a.NewWindow(T("app.title"))
 	c := NewChecker(w, opts.Lang, opts.Log)
-	w.SetContent(c.Content())
+	w.SetContent(container.NewBorder(nil, statusBar(opts), nil, nil, c.Content()))
 	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { c.AddURIs(uris) })
 	w.Resize(fyne.NewSize(900, 640))
 	go func() {
@@ -73,4 +80,19 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 	w.ShowAndRun()
 	return nil
+}
+
+// statusBar says which server CertDesk talks to.
+func statusBar(opts Options) fyne.CanvasObject {
+	if opts.ServerURL == "" {
+		return widget.NewLabel("")
+	}
+	text := T("status.server", map[string]any{"URL": opts.ServerURL})
+	if opts.Embedded {
+		text = T("status.embedded", map[string]any{"URL": opts.ServerURL, "Dir": opts.DataDir})
+	}
+	l := widget.NewLabel(text)
+	l.Importance = widget.LowImportance
+	l.Truncation = fyne.TextTruncateEllipsis
+	return l
 }

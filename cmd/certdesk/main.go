@@ -48,7 +48,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitNoDisplay
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := ui.Run(ctx, ui.Options{Log: log}); err != nil {
+	dir, err := dataDir()
+	if err != nil {
+		log.Error("data directory", "err", err)
+		return exitFail
+	}
+	be, err := startBackend(ctx, os.Getenv("CERTDESK_SERVER"), dir, log)
+	if err != nil {
+		log.Error("server", "err", err)
+		return exitFail
+	}
+	defer be.Close()
+	if err := ui.Run(ctx, ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir}); err != nil {
 		log.Error("gui", "err", err)
 		return exitFail
 	}
@@ -57,7 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 const usage = `证书助手 CertDesk
 
-  certdesk                    打开图形界面 / open the GUI
+  certdesk                    打开图形界面,并启动内置服务器 / open the GUI with its embedded server
+                              (CERTDESK_SERVER=https://… 改用独立服务器 / use a standalone server;
+                               CERTDESK_HOME=DIR 数据目录 / data directory)
   certdesk material check …   检查材料图片 / check material images (certdesk material help)
   certdesk material fix …     修复材料图片 / repair a material image
   certdesk version            版本 / version

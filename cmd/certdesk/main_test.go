@@ -7,6 +7,9 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +112,29 @@ func TestMaterialCheckJSONAndFix(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.jpg")); !os.IsNotExist(err) {
 		t.Errorf("an output file was written for an unfixable input")
+	}
+}
+
+func TestEmbeddedBackend(t *testing.T) {
+	dir := t.TempDir()
+	be, err := startBackend(context.Background(), "", dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if !be.Embedded || !strings.HasPrefix(be.URL, "http://127.0.0.1:") {
+		t.Fatalf("backend: %+v", be)
+	}
+	r, err := http.Get(be.URL + "/readyz")
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("embedded server not ready: %v", err)
+	}
+	r.Body.Close()
+	if _, err := os.Stat(filepath.Join(dir, "server", "certdesk.db")); err != nil {
+		t.Fatalf("no database in the data directory: %v", err)
+	}
+	ext, _ := startBackend(context.Background(), "https://ca.example.cn", dir, nil)
+	if ext.Embedded || ext.URL != "https://ca.example.cn" {
+		t.Fatalf("standalone: %+v", ext)
 	}
 }

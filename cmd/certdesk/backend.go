@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"certdesk/app/server"
+)
+
+// dataDir is where CertDesk keeps its data: %AppData%\CertDesk on Windows,
+// ~/.config/CertDesk elsewhere, or CERTDESK_HOME.
+func dataDir() (string, error) {
+	if d := os.Getenv("CERTDESK_HOME"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user data directory: %w", err)
+	}
+	return filepath.Join(base, "CertDesk"), nil
+}
+
+// backend is the enrollment server the GUI talks to.
+type backend struct {
+	URL      string
+	Embedded bool
+	DataDir  string
+	close    func() error
+}
+
+// startBackend uses the standalone server at url, or with none configured
+// starts the embedded one in-process on 127.0.0.1 with a random port, on
+// the user's data directory: a self-contained CA for trials, training and
+// offline work.
+func startBackend(ctx context.Context, url, dir string, log *slog.Logger) (*backend, error) {
+	if url != "" {
+		return &backend{URL: url, close: func() error { return nil }}, nil
+	}
+	srvDir := filepath.Join(dir, "server")
+	s, err := server.Start(ctx, server.Config{DataDir: srvDir, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded server in %s: %w", srvDir, err)
+	}
+	return &backend{URL: s.URL, Embedded: true, DataDir: srvDir, close: s.Close}, nil
+}
+
+func (b *backend) Close() error { return b.close() }
