@@ -20,6 +20,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/cliargs"
 	"certdesk/app/server"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
@@ -53,22 +54,6 @@ func (c *common) flags(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&c.data, "data", def, "data directory")
 	fs.StringVar(&c.dsn, "dsn", os.Getenv("CERTDESK_DSN"), "PostgreSQL DSN (default: SQLite in the data directory)")
-}
-
-// parse parses flags anywhere among the arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -129,7 +114,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	devTLS := fs.Bool("dev-tls", false, "generate a self-signed TLS certificate in the data directory")
 	plain := fs.Bool("insecure-http", false, "serve plain HTTP (loopback tests only)")
 	proxy := fs.Bool("trust-proxy", false, "take client addresses from X-Forwarded-For")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
 	if *cert == "" && !*devTLS && !*plain {
@@ -167,7 +152,7 @@ func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr
 	fs.Var(&states, "state", "state to list (repeatable; default: paid and under_review)")
 	reason := fs.String("reason", "", "why the application is rejected (shown to the applicant)")
 	asJSON := fs.Bool("json", false, "JSON output")
-	pos, err := parse(fs, args)
+	pos, err := cliargs.Parse(fs, args)
 	if err != nil || len(pos) == 0 {
 		return usageError("review: list, show, approve or reject")
 	}
@@ -274,7 +259,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 	mobile := fs.String("mobile", "", "login mobile")
 	isStaff := fs.Bool("staff", false, "a CA staff account")
 	role := fs.String("role", "", "list only this role")
-	pos, err := parse(fs, args)
+	pos, err := cliargs.Parse(fs, args)
 	if err != nil || len(pos) == 0 {
 		return usageError("user: add, list, disable, enable or passwd")
 	}
@@ -339,7 +324,7 @@ func outboxCmd(ctx context.Context, args []string, log *slog.Logger, stdout, std
 	c.flags(fs)
 	app := fs.String("application", "", "only this application's messages")
 	limit := fs.Int("limit", 50, "how many, newest first")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
 	st, _, err := open(ctx, c, log)

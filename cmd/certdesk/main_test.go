@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"image"
-	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"certdesk/app/material/testimg"
 )
 
 func writeJPEG(t *testing.T, path string, w, h int, jfifDPI uint16) {
@@ -22,16 +23,7 @@ func writeJPEG(t *testing.T, path string, w, h int, jfifDPI uint16) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(200 + i%50)
 	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
-		t.Fatal(err)
-	}
-	b := buf.Bytes()
-	if jfifDPI > 0 {
-		seg := []byte{0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 1, byte(jfifDPI >> 8), byte(jfifDPI), byte(jfifDPI >> 8), byte(jfifDPI), 0, 0}
-		b = append(append(append([]byte{}, b[:2]...), seg...), b[2:]...)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := os.WriteFile(path, testimg.JPEG(img, 80, jfifDPI), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
+	"certdesk/app/cliargs"
 	"certdesk/app/material"
 )
 
@@ -37,26 +38,6 @@ const materialUsage = `用法 / usage:
   seal_imprint, signature_imprint, spare, payment_voucher
 退出码 / exit status: 0 全部通过 / all pass, 1 有文件不通过 / a file fails, 2 用法错误 / usage error
 `
-
-// parseInterspersed parses flags that may come before, between or after
-// the positional arguments, as support staff type them.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
 
 // runMaterial runs `certdesk material ...` and returns the exit status.
 func runMaterial(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -116,7 +97,7 @@ func materialCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	typ := fs.String("type", "doc", "material type")
 	asJSON := fs.Bool("json", false, "JSON output")
 	lang := fs.String("lang", "zh", "zh or en")
-	files, err := parseInterspersed(fs, args)
+	files, err := cliargs.Parse(fs, args)
 	if err != nil {
 		return exitUsage
 	}
@@ -243,7 +224,7 @@ func materialFix(_ context.Context, args []string, stdout, stderr io.Writer) int
 	typ := fs.String("type", "doc", "material type")
 	kind := fs.String("kind", "", "org or personal")
 	langFlag := fs.String("lang", "zh", "zh or en")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := cliargs.Parse(fs, args)
 	if err != nil {
 		return exitUsage
 	}
