@@ -28,6 +28,8 @@ const (
 	PathPayment       = "/applications/{id}/payment"
 	PathDownload      = "/applications/{id}/certificate"
 	PathLoginNonce    = "/sessions/nonce" // UKEY login challenge
+	PathUKEYLogin     = "/sessions/ukey"
+	PathCRL           = "/crl"
 	PathStaffReview   = "/staff/applications"
 	PathFeeSchedule   = "/fees"
 	HeaderIdempotency = "Idempotency-Key"
@@ -250,6 +252,13 @@ type CertificateBundle struct {
 	Serial      string    `json:"serial"`
 	NotBefore   time.Time `json:"not_before"`
 	NotAfter    time.Time `json:"not_after"`
+}
+
+// RevokeRequest is a staff revocation, with an RFC 5280 reason code
+// (1 key compromise, 4 superseded, 5 cessation of operation).
+type RevokeRequest struct {
+	Reason int    `json:"reason"`
+	Note   string `json:"note,omitempty"`
 }
 
 // ReviewRequest is a staff decision.

@@ -21,9 +21,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"certdesk/app/api"
 	"certdesk/app/server/blob"
+	"certdesk/app/server/ca"
 	"certdesk/app/server/httpapi"
 	"certdesk/app/server/outbox"
 	"certdesk/app/server/service"
@@ -46,6 +49,12 @@ type Config struct {
 	Service         service.Config
 	Provider        outbox.Provider
 	TrustProxy      bool
+	// CAPassphrase encrypts the CA keys at rest; empty uses a development
+	// passphrase, with a loud warning.
+	CAPassphrase string
+	// PublicURL is how clients reach this server (for the CRL URL in
+	// certificates); Start defaults it to the listening URL.
+	PublicURL string
 }
 
 // Server is a running enrollment server.
@@ -89,7 +98,41 @@ func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, erro
 	}
 	sc := cfg.Service
 	sc.Log = cfg.Log
+	if sc.Secret, err = loadSecret(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if cfg.CAPassphrase == "" {
+		cfg.Log.Warn("CA keys are protected by the DEVELOPMENT passphrase: set a real one for a CA (certdesk-server serve --ca-passphrase-file)")
+	}
+	crlURL := ""
+	if cfg.PublicURL != "" {
+		crlURL = strings.TrimRight(cfg.PublicURL, "/") + api.Prefix + api.PathCRL
+	}
+	if sc.CA, err = ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), Passphrase: []byte(cfg.CAPassphrase), CRLURL: crlURL, Now: sc.Now}); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	return st, service.New(st, blobs, sc), nil
+}
+
+// loadSecret reads the server's MAC key, making it on first start.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	return b, nil
 }
 
 // Start opens the server and serves until ctx ends or Close is called.
@@ -100,17 +143,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	tlsOn := cfg.TLSCert != "" || cfg.DevTLS
+	if cfg.PublicURL == "" {
+		scheme := "http"
+		if tlsOn {
+			scheme = "https"
+		}
+		cfg.PublicURL = scheme + "://" + ln.Addr().String()
+	}
 	st, svc, err := Open(ctx, cfg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	h := httpapi.New(svc, cfg.Log)
 	h.TrustProxy = cfg.TrustProxy
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
 	s := &Server{Service: svc, Store: st, Handler: h, done: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           h,
@@ -122,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
-	if cfg.TLSCert != "" || cfg.DevTLS {
+	if tlsOn {
 		cert, certPEM, err := loadOrMakeCert(cfg)
 		if err != nil {
 			ln.Close()

@@ -285,6 +285,7 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 		{"POST", "/applications/" + a.ID + "/uploads", api.CreateUploadRequest{Type: apply.MatAuthorization, Bytes: 10, SHA256: sha(doc)}},
 		{"GET", "/uploads/" + u.ID, nil},
 		{"PATCH", "/uploads/" + u.ID, doc},
+		{"POST", "/applications/" + a.ID + "/certificate", api.DownloadRequest{CSR: []byte("x"), Code: "12345678"}},
 	}
 	covered := map[string]bool{}
 	for _, rt := range routes {

@@ -59,6 +59,9 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.public("POST", p+api.PathLogin, h.login)
 	h.public("GET", p+api.PathAgreement, h.agreement)
 	h.public("GET", p+api.PathFeeSchedule, h.fees)
+	h.public("GET", p+api.PathCRL, h.crl)
+	h.public("POST", p+api.PathLoginNonce, h.nonce)
+	h.public("POST", p+api.PathUKEYLogin, h.ukeyLogin)
 	h.authed("DELETE", p+api.PathLogout, h.logout)
 	h.authed("GET", p+api.PathMe, h.me)
 	h.authed("POST", p+api.PathApplications, h.createApplication)
@@ -76,10 +79,12 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.authed("HEAD", p+api.PathUpload, h.uploadStatus)
 	h.authed("GET", p+api.PathUpload, h.uploadStatus)
 	h.authed("PATCH", p+api.PathUpload, h.appendUpload)
+	h.authed("POST", p+api.PathDownload, h.download)
 	h.staff("GET", p+api.PathStaffReview, h.staffList)
 	h.staff("GET", p+api.PathStaffReview+"/{id}", h.getApplication)
 	h.staff("POST", p+api.PathStaffReview+"/{id}/review", h.review)
 	h.staff("POST", p+api.PathStaffReview+"/{id}/events", h.event)
+	h.staff("POST", p+api.PathStaffReview+"/{id}/revoke", h.revoke)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	h.mux.HandleFunc("GET /readyz", h.ready)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, api.NewError(api.CodeNotFound)) })
@@ -456,5 +461,48 @@ func (h *Handler) review(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.svc.Review(r.Context(), principal(r), r.PathValue("id"), req)
+	h.reply(w, r, http.StatusOK, a, err)
+}
+
+func (h *Handler) crl(w http.ResponseWriter, r *http.Request) {
+	der, err := h.svc.CRL(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Cache-Control", "max-age=60")
+	w.Write(der)
+}
+
+func (h *Handler) nonce(w http.ResponseWriter, r *http.Request) {
+	n, err := h.svc.LoginNonce(r.Context())
+	h.reply(w, r, http.StatusCreated, n, err)
+}
+
+func (h *Handler) ukeyLogin(w http.ResponseWriter, r *http.Request) {
+	var req api.UKEYLoginRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	s, err := h.svc.UKEYLogin(r.Context(), req, h.clientAddr(r))
+	h.reply(w, r, http.StatusCreated, s, err)
+}
+
+func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+	var req api.DownloadRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	b, err := h.svc.Download(r.Context(), principal(r), r.PathValue("id"), req)
+	h.reply(w, r, http.StatusOK, b, err)
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
+	var req api.RevokeRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	a, err := h.svc.Revoke(r.Context(), principal(r), r.PathValue("id"), req.Reason, req.Note)
 	h.reply(w, r, http.StatusOK, a, err)
 }

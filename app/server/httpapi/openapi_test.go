@@ -35,6 +35,8 @@ var schemaTypes = map[string]any{
 	"CreateApplicationRequest": api.CreateApplicationRequest{}, "UpdateFormRequest": api.UpdateFormRequest{},
 	"EventRequest": api.EventRequest{}, "Application": api.Application{}, "Summary": api.Summary{},
 	"CreateUploadRequest": api.CreateUploadRequest{}, "Upload": api.Upload{}, "ReviewRequest": api.ReviewRequest{},
+	"Nonce": api.Nonce{}, "UKEYLoginRequest": api.UKEYLoginRequest{}, "DownloadRequest": api.DownloadRequest{},
+	"CertificateBundle": api.CertificateBundle{}, "RevokeRequest": api.RevokeRequest{},
 }
 
 func jsonFields(v any) []string {

@@ -94,7 +94,13 @@ func (s *Service) step(ctx context.Context, tx *store.Tx, a *store.Application, 
 	if err := tx.AppendHistory(ctx, a.ID, h); err != nil {
 		return err
 	}
-	return s.notify(ctx, tx, a)
+	if err := s.notify(ctx, tx, a); err != nil {
+		return err
+	}
+	if to == apply.StateApproved {
+		return s.issueCode(ctx, tx, a) // 激活完成: the download code goes out with it
+	}
+	return nil
 }
 
 // notify queues the status SMS for an application's new state.

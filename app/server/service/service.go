@@ -18,6 +18,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/server/auth"
 	"certdesk/app/server/blob"
+	"certdesk/app/server/ca"
 	"certdesk/app/server/store"
 )
 
@@ -30,6 +31,11 @@ type Config struct {
 	UploadTTL  time.Duration
 	Log        *slog.Logger
 	Params     auth.Params // password hashing cost
+	// Secret keys the MACs of download codes (32 random bytes kept in the
+	// data directory).
+	Secret []byte
+	// CA issues the certificates; nil disables issuance.
+	CA *ca.CA
 }
 
 // Service is the enrollment logic over a store and a blob store.

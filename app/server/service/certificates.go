@@ -1,0 +1,303 @@
+package service
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server/ca"
+	"certdesk/app/server/store"
+)
+
+// Download codes and login nonces.
+const (
+	CodeTTL     = 7 * 24 * time.Hour
+	CodeTries   = 5
+	NonceTTL    = 2 * time.Minute
+	loginPrefix = "CertDesk UKEY login\n"
+)
+
+// LoginMessage is what a UKEY signs to log in: a fixed prefix and the
+// nonce, so a login signature can never be mistaken for a document one.
+func LoginMessage(nonce string) []byte { return []byte(loginPrefix + nonce) }
+
+// codeMAC keys the stored form of a download code with the server secret:
+// a leaked database alone does not give 8-digit codes away to a brute
+// force, and checking stays a microsecond.
+func (s *Service) codeMAC(appID, code string) string {
+	m := hmac.New(sha256.New, s.cfg.Secret)
+	m.Write([]byte(appID + ":" + code))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// issueCode makes the one-time download code of an approved application
+// and queues it by SMS to the handler, in the approval's transaction.
+func (s *Service) issueCode(ctx context.Context, tx *store.Tx, a *store.Application) error {
+	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("%08d", n.Int64())
+	now := s.now()
+	if err := tx.SetDownloadCode(ctx, &store.DownloadCode{ApplicationID: a.ID, MAC: s.codeMAC(a.ID, code), ExpiresAt: now.Add(CodeTTL)}, now); err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: contactMobile(a),
+		Subject: "download_code", CreatedAt: now,
+		Body: fmt.Sprintf("【证书助手】您的证书下载验证码:%s,%d 天内有效。请插入 UKEY,在证书助手“待下载证书”中输入。请勿告诉他人。", code, int(CodeTTL.Hours()/24))})
+}
+
+// profileFor is the certificate profile of an approved application: the
+// subject from the application, never from the CSR.
+func profileFor(a *store.Application) ca.Profile {
+	v := a.Form
+	var subj pkix.Name
+	switch a.Kind {
+	case apply.KindOrg:
+		subj = pkix.Name{CommonName: v[apply.FOrgName], Organization: []string{v[apply.FOrgName]}, Country: []string{"CN"},
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: ca.OIDOrganizationIdentifier, Value: v[apply.FOrgCode]}}}
+	default:
+		subj = pkix.Name{CommonName: v[apply.FApplicantName], Organization: []string{v[apply.FOrgName]}, Country: []string{"CN"}}
+	}
+	o := v.Options()
+	return ca.Profile{Subject: subj, Signing: o.Seal || o.Signature}
+}
+
+func certError(zh, en string) *api.Error {
+	return api.NewError(api.CodeBadRequest).WithMessage(apply.Text{ZH: zh, EN: en})
+}
+
+// Download exchanges a CSR made on the UKEY and the one-time code for the
+// certificate and chain. For the same application and key it is
+// idempotent: an interrupted download asks again and gets the same
+// certificate, never a second one. Another key after issuance, a key
+// certified before, or a used code is refused.
+func (s *Service) Download(ctx context.Context, p Principal, appID string, req api.DownloadRequest) (*api.CertificateBundle, error) {
+	if s.cfg.CA == nil {
+		return nil, api.NewError(api.CodeUnavailable)
+	}
+	if _, err := s.loadOwned(ctx, nil, p, appID); err != nil {
+		return nil, s.internal(ctx, "download", err)
+	}
+	csr, err := ca.CheckCSR(req.CSR)
+	switch {
+	case errors.Is(err, ca.ErrWeakKey):
+		return nil, certError("UKEY 生成的密钥不符合要求(需 RSA 2048 位以上或 ECDSA P-256/P-384),请更换 UKEY 或联系客服", "The UKEY's key is not accepted (RSA ≥ 2048 or ECDSA P-256/P-384 needed); use another UKEY or contact support")
+	case err != nil:
+		return nil, certError("证书请求无效,请重新下载", "The certificate request is invalid; download again")
+	}
+	keyID, err := ca.KeyID(csr.PublicKey)
+	if err != nil {
+		return nil, s.internal(ctx, "key id", err)
+	}
+	var bundle *api.CertificateBundle
+	wrongCode := false
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := s.loadOwned(ctx, tx, p, appID)
+		if err != nil {
+			return err
+		}
+		dc, err := tx.DownloadCode(ctx, appID)
+		if errors.Is(err, store.ErrNotFound) {
+			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请尚未审核通过,还不能下载证书", EN: "The application is not approved yet: nothing to download"})
+		}
+		if err != nil {
+			return err
+		}
+		if dc.Attempts >= CodeTries {
+			return api.NewError(api.CodeCodeLocked)
+		}
+		if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(appID, req.Code))) {
+			wrongCode = true
+			return api.NewError(api.CodeCodeInvalid)
+		}
+		if existing, err := tx.CertificateOf(ctx, appID); err == nil {
+			if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
+				bundle = s.bundle(existing)
+				return nil
+			}
+			return certError("该申请的证书已下载到另一把密钥上,不能再次下载;UKEY 丢失请办理补办", "This application's certificate was already issued to another key; for a lost UKEY apply for a replacement")
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if dc.UsedKeyID != "" && dc.UsedKeyID != keyID {
+			return api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已使用过", EN: "The download code has already been used"})
+		}
+		if s.now().After(dc.ExpiresAt) {
+			return api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已过期,请联系客服重新发送", EN: "The download code has expired; ask support to send a new one"})
+		}
+		if a.State != apply.StateApproved {
+			return api.StateError(&apply.StepError{State: a.State, Event: apply.EvIssue})
+		}
+		cert, err := s.cfg.CA.Issue(csr, profileFor(a))
+		if err != nil {
+			return err
+		}
+		rec := &store.Certificate{Serial: cert.SerialNumber.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.Raw,
+			NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now()}
+		if err := tx.AddCertificate(ctx, rec); err != nil {
+			var ce *store.ConflictError
+			if errors.As(err, &ce) && ce.Column == "key_id" {
+				return certError("这把密钥已经签发过证书,请在 UKEY 上重新生成密钥", "This key has been certified before; generate a new key on the UKEY")
+			}
+			return err
+		}
+		if err := tx.UseCode(ctx, appID, keyID); err != nil {
+			return err
+		}
+		if err := s.step(ctx, tx, a, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial); err != nil {
+			return err
+		}
+		bundle = s.bundle(rec)
+		return nil
+	})
+	if wrongCode {
+		// Counted outside the refused transaction, so that it sticks.
+		if err := s.st.CodeAttempt(context.WithoutCancel(ctx), appID); err != nil {
+			return nil, s.internal(ctx, "count code attempt", err)
+		}
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "download", err)
+	}
+	return bundle, nil
+}
+
+func (s *Service) bundle(c *store.Certificate) *api.CertificateBundle {
+	return &api.CertificateBundle{Certificate: c.DER, Chain: s.cfg.CA.Chain(), Serial: c.Serial, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+}
+
+// Revoke revokes an application's certificate (staff), with an RFC 5280
+// reason code; the next CRL lists it and UKEY login refuses it.
+func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason int, note string) (*api.Application, error) {
+	if !p.Staff() {
+		return nil, api.NewError(api.CodeForbidden)
+	}
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := tx.Application(ctx, appID)
+		if errors.Is(err, store.ErrNotFound) {
+			return api.NewError(api.CodeNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.step(ctx, tx, a, apply.EvRevoke, apply.ActorStaff, p.AccountID, note); err != nil {
+			return err
+		}
+		_, err = tx.RevokeCertificates(ctx, appID, reason, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "revoke", err)
+	}
+	return s.Application(ctx, p, appID)
+}
+
+// CRL returns the current CRL, DER.
+func (s *Service) CRL(ctx context.Context) ([]byte, error) {
+	if s.cfg.CA == nil {
+		return nil, api.NewError(api.CodeUnavailable)
+	}
+	rs, err := s.st.RevokedCertificates(ctx)
+	if err != nil {
+		return nil, s.internal(ctx, "crl", err)
+	}
+	entries := make([]ca.Revoked, 0, len(rs))
+	for _, r := range rs {
+		sn, _ := new(big.Int).SetString(r.Serial, 16)
+		entries = append(entries, ca.Revoked{Serial: sn, At: r.RevokedAt, Reason: r.RevokeReason})
+	}
+	// The CRL number only has to increase: the time in seconds does.
+	return s.cfg.CA.CRL(entries, s.now().Unix())
+}
+
+// LoginNonce issues a single-use UKEY login challenge.
+func (s *Service) LoginNonce(ctx context.Context) (*api.Nonce, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, s.internal(ctx, "nonce", err)
+	}
+	n := base64.RawURLEncoding.EncodeToString(b)
+	exp := s.now().Add(NonceTTL)
+	if err := s.st.AddNonce(ctx, n, exp); err != nil {
+		return nil, s.internal(ctx, "nonce", err)
+	}
+	return &api.Nonce{Nonce: n, ExpiresAt: exp}, nil
+}
+
+// UKEYLogin opens a session for the owner of the certificate that signed
+// the nonce: the nonce must be fresh and unused, the certificate ours,
+// valid, on record and not revoked, and the signature right.
+func (s *Service) UKEYLogin(ctx context.Context, req api.UKEYLoginRequest, addr string) (*api.Session, error) {
+	if s.cfg.CA == nil {
+		return nil, api.NewError(api.CodeUnavailable)
+	}
+	refused := func(zh, en string) error {
+		s.addrThrottle.Fail(addr, s.now())
+		return api.NewError(api.CodeBadCredentials).WithMessage(apply.Text{ZH: zh, EN: en})
+	}
+	if w := s.addrThrottle.Wait(addr, s.now()); w > 0 {
+		return nil, rateLimited(w)
+	}
+	ok, err := s.st.UseNonce(ctx, req.Nonce, s.now())
+	if err != nil {
+		return nil, s.internal(ctx, "nonce", err)
+	}
+	if !ok {
+		return nil, refused("登录请求已过期,请重试", "The login challenge expired or was already used; try again")
+	}
+	cert, err := x509.ParseCertificate(req.Certificate)
+	if err != nil {
+		return nil, refused("UKEY 中的证书无法识别", "The certificate on the UKEY cannot be read")
+	}
+	if err := s.cfg.CA.Verify(cert); err != nil {
+		return nil, refused("UKEY 中的证书不是本机构签发的或已过期", "The certificate on the UKEY was not issued by this CA or has expired")
+	}
+	rec, err := s.st.CertificateBySerial(ctx, cert.SerialNumber.Text(16))
+	if err != nil || string(rec.DER) != string(cert.Raw) {
+		return nil, refused("UKEY 中的证书不是本机构签发的", "The certificate on the UKEY was not issued by this CA")
+	}
+	if !rec.RevokedAt.IsZero() {
+		return nil, refused("该证书已吊销,不能用于登录", "This certificate is revoked and cannot log in")
+	}
+	if err := verifySig(cert.PublicKey, LoginMessage(req.Nonce), req.Signature); err != nil {
+		return nil, refused("UKEY 签名验证失败", "The UKEY's signature does not verify")
+	}
+	a, err := s.st.Application(ctx, rec.ApplicationID)
+	if err != nil {
+		return nil, s.internal(ctx, "ukey login", err)
+	}
+	acc, err := s.st.AccountByID(ctx, a.OwnerID)
+	if err != nil || acc.Disabled {
+		return nil, refused("账户不可用", "The account is not available")
+	}
+	return s.openSession(ctx, acc)
+}
+
+func verifySig(pub crypto.PublicKey, msg, sig []byte) error {
+	h := sha256.Sum256(msg)
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, h[:], sig) {
+			return errors.New("bad ECDSA signature")
+		}
+		return nil
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig)
+	}
+	return errors.New("unsupported key")
+}
