@@ -10,31 +10,34 @@ import (
 // Endpoints, relative to Prefix. {id} is an application ID, {mid} a
 // material ID, {uid} an upload ID.
 const (
-	PathRegister      = "/accounts"
-	PathLogin         = "/sessions"
-	PathLogout        = "/sessions/current"
-	PathMe            = "/accounts/me"
-	PathAgreement     = "/agreement"         // current agreement text and version
-	PathApplications  = "/applications"      // POST create, GET list mine
-	PathApplication   = "/applications/{id}" // GET, PATCH form, DELETE = cancel
-	PathSimilar       = "/applications/{id}/similar"
-	PathEvents        = "/applications/{id}/events" // POST a state-machine event
-	PathChecklist     = "/applications/{id}/materials"
-	PathMaterial      = "/applications/{id}/materials/{mid}"
-	PathMaterialData  = "/applications/{id}/materials/{mid}/data"
-	PathUploads       = "/applications/{id}/uploads" // POST create a resumable upload
-	PathUpload        = "/uploads/{uid}"             // HEAD offset, PATCH append
-	PathIdentity      = "/applications/{id}/identity"
-	PathPayment       = "/applications/{id}/payment"
-	PathDownload      = "/applications/{id}/certificate"
-	PathLoginNonce    = "/sessions/nonce" // UKEY login challenge
-	PathUKEYLogin     = "/sessions/ukey"
-	PathCRL           = "/crl"
-	PathStaffReview   = "/staff/applications"
-	PathFeeSchedule   = "/fees"
-	HeaderIdempotency = "Idempotency-Key"
-	HeaderUploadOff   = "Upload-Offset"
-	HeaderUploadLen   = "Upload-Length"
+	PathRegister         = "/accounts"
+	PathLogin            = "/sessions"
+	PathLogout           = "/sessions/current"
+	PathMe               = "/accounts/me"
+	PathAgreement        = "/agreement"         // current agreement text and version
+	PathApplications     = "/applications"      // POST create, GET list mine
+	PathApplication      = "/applications/{id}" // GET, PATCH form, DELETE = cancel
+	PathSimilar          = "/applications/{id}/similar"
+	PathEvents           = "/applications/{id}/events" // POST a state-machine event
+	PathChecklist        = "/applications/{id}/materials"
+	PathMaterial         = "/applications/{id}/materials/{mid}"
+	PathMaterialData     = "/applications/{id}/materials/{mid}/data"
+	PathUploads          = "/applications/{id}/uploads" // POST create a resumable upload
+	PathUpload           = "/uploads/{uid}"             // HEAD offset, PATCH append
+	PathIdentity         = "/applications/{id}/identity"
+	PathPayment          = "/applications/{id}/payment"
+	PathDownload         = "/applications/{id}/certificate"
+	PathLoginNonce       = "/sessions/nonce" // UKEY login challenge
+	PathUKEYLogin        = "/sessions/ukey"
+	PathPayNotify        = "/payment/notify"    // the provider's asynchronous notify
+	PathIdentityCallback = "/identity/callback" // the face-ID provider's signed result
+	HeaderSignature      = "X-Signature"
+	PathCRL              = "/crl"
+	PathStaffReview      = "/staff/applications"
+	PathFeeSchedule      = "/fees"
+	HeaderIdempotency    = "Idempotency-Key"
+	HeaderUploadOff      = "Upload-Offset"
+	HeaderUploadLen      = "Upload-Length"
 )
 
 // Role of an account.
@@ -208,6 +211,11 @@ type IdentitySession struct {
 	AttemptsMax int       `json:"attempts_max"`
 	Attempts    int       `json:"attempts"`
 	Reason      string    `json:"reason,omitempty"`
+}
+
+// StartPaymentRequest chooses how to pay.
+type StartPaymentRequest struct {
+	Method PaymentMethod `json:"method"`
 }
 
 // PaymentMethod is how the fee is paid.

@@ -27,6 +27,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/server/blob"
 	"certdesk/app/server/ca"
+	"certdesk/app/server/devprov"
 	"certdesk/app/server/httpapi"
 	"certdesk/app/server/outbox"
 	"certdesk/app/server/service"
@@ -55,6 +56,9 @@ type Config struct {
 	// PublicURL is how clients reach this server (for the CRL URL in
 	// certificates); Start defaults it to the listening URL.
 	PublicURL string
+	// DevProviders turns on the development face-ID provider and payment
+	// sandbox (the embedded server's default; never for a real CA).
+	DevProviders bool
 }
 
 // Server is a running enrollment server.
@@ -65,6 +69,8 @@ type Server struct {
 	Handler *httpapi.Handler
 	// CertPEM is the server's certificate when TLS is on, for clients to pin.
 	CertPEM []byte
+	// Sandbox is the payment sandbox when DevProviders is on.
+	Sandbox *devprov.Sandbox
 
 	http   *http.Server
 	cancel context.CancelFunc
@@ -143,28 +149,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	tlsOn := cfg.TLSCert != "" || cfg.DevTLS
-	if cfg.PublicURL == "" {
-		scheme := "http"
-		if tlsOn {
-			scheme = "https"
-		}
-		cfg.PublicURL = scheme + "://" + ln.Addr().String()
-	}
-	st, svc, err := Open(ctx, cfg)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	h := httpapi.New(svc, cfg.Log)
-	h.TrustProxy = cfg.TrustProxy
-	s := &Server{Service: svc, Store: st, Handler: h, done: make(chan struct{})}
+	s := &Server{done: make(chan struct{})}
 	s.http = &http.Server{
-		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Minute, // a 2 MB upload over a poor line
 		WriteTimeout:      10 * time.Minute,
@@ -173,19 +166,50 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
-	if tlsOn {
+	// self reaches this server from inside it: the development providers
+	// post their callbacks and notifies over real HTTP, trusting only this
+	// server's own certificate.
+	self := &http.Client{Timeout: 30 * time.Second}
+	if cfg.TLSCert != "" || cfg.DevTLS {
 		cert, certPEM, err := loadOrMakeCert(cfg)
 		if err != nil {
 			ln.Close()
-			st.Close()
 			return nil, err
 		}
 		s.CertPEM = certPEM
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, s.http.TLSConfig)
 		scheme = "https"
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+		self.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
 	}
 	s.URL = scheme + "://" + ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = s.URL
+	}
+	cfg.Service.PublicURL = cfg.PublicURL
+	var sandbox *devprov.Sandbox
+	if cfg.DevProviders {
+		cfg.Log.Warn("development identity and payment providers are ON: anyone can pass the face check and pay with play money")
+		if sandbox, err = devprov.NewSandbox(s.URL, self, cfg.Log); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		cfg.Service.Pay = sandbox
+	}
+	st, svc, err := Open(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	h := httpapi.New(svc, cfg.Log)
+	h.TrustProxy = cfg.TrustProxy
+	if sandbox != nil {
+		devprov.Register(h.Mux(), sandbox, devprov.NewIdentity(svc, s.URL, self))
+	}
+	s.Service, s.Store, s.Handler, s.Sandbox = svc, st, h, sandbox
+	s.http.Handler = h
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	prov := cfg.Provider

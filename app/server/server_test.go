@@ -286,6 +286,10 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 		{"GET", "/uploads/" + u.ID, nil},
 		{"PATCH", "/uploads/" + u.ID, doc},
 		{"POST", "/applications/" + a.ID + "/certificate", api.DownloadRequest{CSR: []byte("x"), Code: "12345678"}},
+		{"POST", "/applications/" + a.ID + "/identity", nil},
+		{"GET", "/applications/" + a.ID + "/identity", nil},
+		{"POST", "/applications/" + a.ID + "/payment", api.StartPaymentRequest{Method: api.PayBankTransfer}},
+		{"GET", "/applications/" + a.ID + "/payment", nil},
 	}
 	covered := map[string]bool{}
 	for _, rt := range routes {

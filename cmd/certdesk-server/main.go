@@ -29,7 +29,10 @@ import (
 const usage = `certdesk-server — CertDesk enrollment server
 
   certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy]
+                       [--ca-passphrase-file F] [--public-url URL] [--dev-providers]
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
+  certdesk-server review revoke ID --reason-code N [--reason TEXT]   (1 key compromise, 4 superseded, 5 ceased)
+  certdesk-server payment confirm ID [--reason "bank slip no."]
   certdesk-server user add (--email E | --mobile M) [--staff]   (password from CERTDESK_PASSWORD or stdin)
   certdesk-server user list [--role applicant|staff] | disable LOGIN | enable LOGIN | passwd LOGIN
   certdesk-server outbox [--application ID] [--limit N]
@@ -72,6 +75,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = users(ctx, args[1:], stdin, log, stdout, stderr)
 	case "outbox":
 		err = outboxCmd(ctx, args[1:], log, stdout, stderr)
+	case "payment":
+		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
+		if len(args) < 2 || args[1] != "confirm" {
+			err = usageError("payment: confirm ID")
+		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -114,13 +122,25 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	devTLS := fs.Bool("dev-tls", false, "generate a self-signed TLS certificate in the data directory")
 	plain := fs.Bool("insecure-http", false, "serve plain HTTP (loopback tests only)")
 	proxy := fs.Bool("trust-proxy", false, "take client addresses from X-Forwarded-For")
+	passFile := fs.String("ca-passphrase-file", "", "file holding the passphrase that encrypts the CA keys")
+	publicURL := fs.String("public-url", "", "how clients reach this server (CRL URL, QR codes)")
+	dev := fs.Bool("dev-providers", false, "development face-ID and payment sandbox (never for a real CA)")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
 	if *cert == "" && !*devTLS && !*plain {
 		return usageError("serve needs --tls-cert/--tls-key, --dev-tls, or --insecure-http")
 	}
-	s, err := server.Start(ctx, server.Config{Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS, Log: log, TrustProxy: *proxy})
+	pass := os.Getenv("CERTDESK_CA_PASSPHRASE")
+	if *passFile != "" {
+		b, err := os.ReadFile(*passFile)
+		if err != nil {
+			return fmt.Errorf("CA passphrase: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+	}
+	s, err := server.Start(ctx, server.Config{Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+		Log: log, TrustProxy: *proxy, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev})
 	if err != nil {
 		return err
 	}
@@ -151,6 +171,7 @@ func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr
 	var states stringList
 	fs.Var(&states, "state", "state to list (repeatable; default: paid and under_review)")
 	reason := fs.String("reason", "", "why the application is rejected (shown to the applicant)")
+	reasonCode := fs.Int("reason-code", -1, "RFC 5280 revocation reason")
 	asJSON := fs.Bool("json", false, "JSON output")
 	pos, err := cliargs.Parse(fs, args)
 	if err != nil || len(pos) == 0 {
@@ -184,7 +205,7 @@ func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Kind.Label(apply.ZH), a.Subject, a.Username, a.State.Label(apply.ZH), a.UpdatedAt.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
-	case "show", "approve", "reject":
+	case "show", "approve", "reject", "revoke", "confirm-payment":
 		if len(pos) != 2 {
 			return usageError("review " + pos[0] + " needs an application ID")
 		}
@@ -194,6 +215,13 @@ func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr
 			a, err = svc.Application(ctx, op, pos[1])
 		case "approve":
 			a, err = svc.Review(ctx, op, pos[1], api.ReviewRequest{Approve: true})
+		case "revoke":
+			if *reasonCode < 0 {
+				return usageError("review revoke needs --reason-code (1 key compromise, 4 superseded, 5 cessation)")
+			}
+			a, err = svc.Revoke(ctx, op, pos[1], *reasonCode, *reason)
+		case "confirm-payment":
+			a, err = svc.ConfirmTransfer(ctx, op, pos[1], *reason)
 		case "reject":
 			if strings.TrimSpace(*reason) == "" {
 				return usageError("review reject needs --reason: the applicant corrects the application from it")

@@ -40,7 +40,9 @@ func startBackend(ctx context.Context, url, dir string, log *slog.Logger) (*back
 		return &backend{URL: url, close: func() error { return nil }}, nil
 	}
 	srvDir := filepath.Join(dir, "server")
-	s, err := server.Start(ctx, server.Config{DataDir: srvDir, Log: log})
+	// The embedded server is a self-contained CA for trials and training:
+	// its face check and payment are the development providers.
+	s, err := server.Start(ctx, server.Config{DataDir: srvDir, Log: log, DevProviders: true})
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded server in %s: %w", srvDir, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,8 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.public("GET", p+api.PathCRL, h.crl)
 	h.public("POST", p+api.PathLoginNonce, h.nonce)
 	h.public("POST", p+api.PathUKEYLogin, h.ukeyLogin)
+	h.public("POST", p+api.PathIdentityCallback, h.identityCallback)
+	h.public("POST", p+api.PathPayNotify, h.payNotify)
 	h.authed("DELETE", p+api.PathLogout, h.logout)
 	h.authed("GET", p+api.PathMe, h.me)
 	h.authed("POST", p+api.PathApplications, h.createApplication)
@@ -80,6 +83,10 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.authed("GET", p+api.PathUpload, h.uploadStatus)
 	h.authed("PATCH", p+api.PathUpload, h.appendUpload)
 	h.authed("POST", p+api.PathDownload, h.download)
+	h.authed("POST", p+api.PathIdentity, h.startIdentity)
+	h.authed("GET", p+api.PathIdentity, h.identityStatus)
+	h.authed("POST", p+api.PathPayment, h.startPayment)
+	h.authed("GET", p+api.PathPayment, h.paymentStatus)
 	h.staff("GET", p+api.PathStaffReview, h.staffList)
 	h.staff("GET", p+api.PathStaffReview+"/{id}", h.getApplication)
 	h.staff("POST", p+api.PathStaffReview+"/{id}/review", h.review)
@@ -90,6 +97,10 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, api.NewError(api.CodeNotFound)) })
 	return h
 }
+
+// Mux is where the development providers mount their pages (outside
+// /api/v1 and the route table).
+func (h *Handler) Mux() *http.ServeMux { return h.mux }
 
 // Routes lists the API's endpoints.
 func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
@@ -505,4 +516,60 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := h.svc.Revoke(r.Context(), principal(r), r.PathValue("id"), req.Reason, req.Note)
 	h.reply(w, r, http.StatusOK, a, err)
+}
+
+func (h *Handler) startIdentity(w http.ResponseWriter, r *http.Request) {
+	is, err := h.svc.StartIdentity(r.Context(), principal(r), r.PathValue("id"))
+	h.reply(w, r, http.StatusCreated, is, err)
+}
+
+// identityStatus long-polls with ?wait=SECONDS (at most 55).
+func (h *Handler) identityStatus(w http.ResponseWriter, r *http.Request) {
+	wait, _ := strconv.Atoi(r.URL.Query().Get("wait"))
+	is, err := h.svc.IdentityStatus(r.Context(), principal(r), r.PathValue("id"), time.Duration(wait)*time.Second)
+	h.reply(w, r, http.StatusOK, is, err)
+}
+
+func (h *Handler) identityCallback(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err != nil {
+		h.fail(w, r, api.NewError(api.CodeTooLarge))
+		return
+	}
+	if err := h.svc.HandleIdentityCallback(r.Context(), body, r.Header.Get(api.HeaderSignature)); err != nil {
+		h.log.WarnContext(r.Context(), "identity callback refused", "err", err)
+		h.fail(w, r, api.NewError(api.CodeForbidden))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) startPayment(w http.ResponseWriter, r *http.Request) {
+	var req api.StartPaymentRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	p, err := h.svc.StartPayment(r.Context(), principal(r), r.PathValue("id"), req.Method)
+	h.reply(w, r, http.StatusCreated, p, err)
+}
+
+func (h *Handler) paymentStatus(w http.ResponseWriter, r *http.Request) {
+	p, err := h.svc.PaymentStatus(r.Context(), principal(r), r.PathValue("id"))
+	h.reply(w, r, http.StatusOK, p, err)
+}
+
+// payNotify answers the provider in its own protocol: "success" stops its
+// retries, anything else makes it notify again.
+func (h *Handler) payNotify(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxJSONBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "fail", http.StatusBadRequest)
+		return
+	}
+	if err := h.svc.HandlePayNotify(r.Context(), r.PostForm); err != nil {
+		h.log.WarnContext(r.Context(), "payment notify refused", "order", r.PostForm.Get("out_trade_no"), "err", err)
+		http.Error(w, "fail", http.StatusBadRequest)
+		return
+	}
+	w.Write([]byte("success"))
 }

@@ -12,6 +12,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/material"
+	"certdesk/app/server/service"
 )
 
 type spec struct {
@@ -37,6 +38,8 @@ var schemaTypes = map[string]any{
 	"CreateUploadRequest": api.CreateUploadRequest{}, "Upload": api.Upload{}, "ReviewRequest": api.ReviewRequest{},
 	"Nonce": api.Nonce{}, "UKEYLoginRequest": api.UKEYLoginRequest{}, "DownloadRequest": api.DownloadRequest{},
 	"CertificateBundle": api.CertificateBundle{}, "RevokeRequest": api.RevokeRequest{},
+	"IdentityCallback": service.IdentityCallback{}, "IdentitySession": api.IdentitySession{},
+	"StartPaymentRequest": api.StartPaymentRequest{}, "BankAccount": api.BankAccount{}, "Payment": api.Payment{},
 }
 
 func jsonFields(v any) []string {

@@ -97,8 +97,11 @@ func (s *Service) step(ctx context.Context, tx *store.Tx, a *store.Application, 
 	if err := s.notify(ctx, tx, a); err != nil {
 		return err
 	}
-	if to == apply.StateApproved {
+	switch to {
+	case apply.StateApproved:
 		return s.issueCode(ctx, tx, a) // 激活完成: the download code goes out with it
+	case apply.StatePaid:
+		return s.invoice(ctx, tx, a) // the e-invoice follows the payment
 	}
 	return nil
 }
@@ -302,6 +305,9 @@ func equalValues(a, b apply.Values) bool {
 // Event takes an applicant's step: cancel (取消申请), start_payment, or
 // resubmit after a rejection once the materials are complete again.
 func (s *Service) Event(ctx context.Context, p Principal, id string, req api.EventRequest) (*api.Application, error) {
+	if p.Staff() && req.Event == apply.EvConfirmPayment {
+		return s.ConfirmTransfer(ctx, p, id, req.Note)
+	}
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.loadOwned(ctx, tx, p, id)
 		if err != nil {
@@ -328,6 +334,15 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "event", err)
+	}
+	if req.Event == apply.EvCancel && s.cfg.Pay != nil {
+		// An open online order is closed at the provider; a payment that
+		// still arrives is flagged for refund (recordPaid).
+		if pay, err := s.st.LatestPayment(ctx, id); err == nil && pay.Status == "pending" {
+			if err := s.cfg.Pay.Close(ctx, pay.ID); err != nil {
+				s.cfg.Log.WarnContext(ctx, "close order", "order", pay.ID, "err", err)
+			}
+		}
 	}
 	return s.Application(ctx, p, id)
 }

@@ -36,6 +36,12 @@ type Config struct {
 	Secret []byte
 	// CA issues the certificates; nil disables issuance.
 	CA *ca.CA
+	// PublicURL is how clients and providers reach the server.
+	PublicURL string
+	// Pay is the online payment provider; nil offers bank transfer only.
+	Pay PayProvider
+	// Bank is the CA's account for transfers.
+	Bank api.BankAccount
 }
 
 // Service is the enrollment logic over a store and a blob store.
