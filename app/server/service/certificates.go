@@ -143,7 +143,13 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 		if a.State != apply.StateApproved {
 			return api.StateError(&apply.StepError{State: a.State, Event: apply.EvIssue})
 		}
-		cert, err := s.cfg.CA.Issue(csr, profileFor(a))
+		prof := profileFor(a)
+		// The certificate's subject comes from the application; a CSR that
+		// asks for another name is refused rather than silently renamed.
+		if cn := csr.Subject.CommonName; cn != "" && cn != prof.Subject.CommonName {
+			return certError("证书请求中的名称与申请不符", "The name in the certificate request differs from the application")
+		}
+		cert, err := s.cfg.CA.Issue(csr, prof)
 		if err != nil {
 			return err
 		}
