@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"regexp"
+	"sync"
 	"testing"
 
 	"certdesk/app/api"
@@ -185,4 +186,38 @@ func TestDownloadNegatives(t *testing.T) {
 	// Before approval there is nothing to download.
 	e2 := submitted(c, "neg04")
 	c.wantErr(c.do("POST", "/applications/"+e2.ID+"/certificate", api.DownloadRequest{CSR: csr, Code: "12345678"}), 409, api.CodeStateNotAllowed)
+}
+
+// Racing downloads for one application and key yield one certificate.
+func TestConcurrentDownloadsIssueOnce(t *testing.T) {
+	s := startServer(t, "")
+	c, sc := applicant(t, s), staff(t, s)
+	a := approved(t, s, c, sc, "race01")
+	code := codeFromOutbox(t, s, a.ID)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr := makeCSR(t, key, "")
+	serials := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := rawDo(c, "POST", "/applications/"+a.ID+"/certificate", api.DownloadRequest{CSR: csr, Code: code})
+			var b api.CertificateBundle
+			if err == nil && r.status == 200 && jsonUnmarshal(r.body, &b) == nil {
+				serials <- b.Serial
+			} else {
+				serials <- "error"
+			}
+		}()
+	}
+	wg.Wait()
+	close(serials)
+	first := ""
+	for sn := range serials {
+		if sn == "error" || (first != "" && sn != first) {
+			t.Fatalf("racing downloads: %s vs %s", first, sn)
+		}
+		first = sn
+	}
 }

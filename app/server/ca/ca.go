@@ -39,6 +39,10 @@ type Config struct {
 	CRLURL     string // CRL distribution point written into issued certificates
 	Validity   time.Duration
 	Now        func() time.Time
+	// KeyType of the issuing CA, chosen at creation: "rsa2048" (the
+	// default: every UKEY middleware and old Windows CSP verifies it) or
+	// "p256".
+	KeyType string
 }
 
 // CA issues certificates.
@@ -124,7 +128,15 @@ func (c *CA) create() error {
 		return err
 	}
 	root, _ := x509.ParseCertificate(rootDER)
-	issKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var issKey crypto.Signer
+	switch c.cfg.KeyType {
+	case "p256":
+		issKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "", "rsa2048":
+		issKey, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		return fmt.Errorf("unknown CA key type %q (rsa2048 or p256)", c.cfg.KeyType)
+	}
 	if err != nil {
 		return err
 	}
@@ -140,7 +152,7 @@ func (c *CA) create() error {
 		MaxPathLen:            0,
 		MaxPathLenZero:        true,
 	}
-	issDER, err := x509.CreateCertificate(rand.Reader, issTmpl, root, &issKey.PublicKey, rootKey)
+	issDER, err := x509.CreateCertificate(rand.Reader, issTmpl, root, issKey.Public(), rootKey)
 	if err != nil {
 		return err
 	}
@@ -209,6 +221,10 @@ func (c *CA) Chain() [][]byte { return [][]byte{c.issuer.Raw, c.root.Raw} }
 
 // Root returns the root certificate.
 func (c *CA) Root() *x509.Certificate { return c.root }
+
+// Key is the issuing CA's signing key (for benchmarks against bare
+// x509.CreateCertificate with the same key).
+func (c *CA) Key() crypto.Signer { return c.key }
 
 // Issuer returns the issuing CA certificate.
 func (c *CA) Issuer() *x509.Certificate { return c.issuer }

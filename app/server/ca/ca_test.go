@@ -50,7 +50,7 @@ func TestCreateReopenIssueVerifyRevoke(t *testing.T) {
 	}
 	if _, err := exec.LookPath("openssl"); err == nil {
 		out, err := exec.Command("openssl", "pkey", "-in", filepath.Join(dir, "issuing.key"), "-passin", "pass:s3cret", "-noout", "-text").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "P-256") {
+		if err != nil || !strings.Contains(string(out), "2048 bit") {
 			t.Errorf("OpenSSL cannot read the encrypted key: %v\n%s", err, out)
 		}
 	}

@@ -86,11 +86,17 @@ func certError(zh, en string) *api.Error {
 // idempotent: an interrupted download asks again and gets the same
 // certificate, never a second one. Another key after issuance, a key
 // certified before, or a used code is refused.
+//
+// The checks and the signature happen outside the database's write lock
+// (a signature on an HSM may be slow); the record is then written in one
+// transaction that checks again, so two racing requests still yield one
+// certificate.
 func (s *Service) Download(ctx context.Context, p Principal, appID string, req api.DownloadRequest) (*api.CertificateBundle, error) {
 	if s.cfg.CA == nil {
 		return nil, api.NewError(api.CodeUnavailable)
 	}
-	if _, err := s.loadOwned(ctx, nil, p, appID); err != nil {
+	a, err := s.loadOwned(ctx, nil, p, appID)
+	if err != nil {
 		return nil, s.internal(ctx, "download", err)
 	}
 	csr, err := ca.CheckCSR(req.CSR)
@@ -104,83 +110,93 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 	if err != nil {
 		return nil, s.internal(ctx, "key id", err)
 	}
-	var bundle *api.CertificateBundle
-	wrongCode := false
+	if b, err := s.checkDownload(ctx, a, req.Code, keyID); b != nil || err != nil {
+		return b, err
+	}
+	prof := profileFor(a)
+	// The certificate's subject comes from the application; a CSR that
+	// asks for another name is refused rather than silently renamed.
+	if cn := csr.Subject.CommonName; cn != "" && cn != prof.Subject.CommonName {
+		return nil, certError("证书请求中的名称与申请不符", "The name in the certificate request differs from the application")
+	}
+	cert, err := s.cfg.CA.Issue(csr, prof)
+	if err != nil {
+		return nil, s.internal(ctx, "issue", err)
+	}
+	rec := &store.Certificate{Serial: cert.SerialNumber.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.Raw,
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now()}
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
-		a, err := s.loadOwned(ctx, tx, p, appID)
+		cur, err := tx.Application(ctx, appID)
 		if err != nil {
 			return err
 		}
-		dc, err := tx.DownloadCode(ctx, appID)
-		if errors.Is(err, store.ErrNotFound) {
-			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请尚未审核通过,还不能下载证书", EN: "The application is not approved yet: nothing to download"})
+		if cur.State != apply.StateApproved {
+			return errRaced
 		}
-		if err != nil {
-			return err
-		}
-		if dc.Attempts >= CodeTries {
-			return api.NewError(api.CodeCodeLocked)
-		}
-		if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(appID, req.Code))) {
-			wrongCode = true
-			return api.NewError(api.CodeCodeInvalid)
-		}
-		if existing, err := tx.CertificateOf(ctx, appID); err == nil {
-			if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
-				bundle = s.bundle(existing)
-				return nil
-			}
-			return certError("该申请的证书已下载到另一把密钥上,不能再次下载;UKEY 丢失请办理补办", "This application's certificate was already issued to another key; for a lost UKEY apply for a replacement")
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if dc.UsedKeyID != "" && dc.UsedKeyID != keyID {
-			return api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已使用过", EN: "The download code has already been used"})
-		}
-		if s.now().After(dc.ExpiresAt) {
-			return api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已过期,请联系客服重新发送", EN: "The download code has expired; ask support to send a new one"})
-		}
-		if a.State != apply.StateApproved {
-			return api.StateError(&apply.StepError{State: a.State, Event: apply.EvIssue})
-		}
-		prof := profileFor(a)
-		// The certificate's subject comes from the application; a CSR that
-		// asks for another name is refused rather than silently renamed.
-		if cn := csr.Subject.CommonName; cn != "" && cn != prof.Subject.CommonName {
-			return certError("证书请求中的名称与申请不符", "The name in the certificate request differs from the application")
-		}
-		cert, err := s.cfg.CA.Issue(csr, prof)
-		if err != nil {
-			return err
-		}
-		rec := &store.Certificate{Serial: cert.SerialNumber.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.Raw,
-			NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now()}
 		if err := tx.AddCertificate(ctx, rec); err != nil {
-			var ce *store.ConflictError
-			if errors.As(err, &ce) && ce.Column == "key_id" {
-				return certError("这把密钥已经签发过证书,请在 UKEY 上重新生成密钥", "This key has been certified before; generate a new key on the UKEY")
-			}
 			return err
 		}
 		if err := tx.UseCode(ctx, appID, keyID); err != nil {
 			return err
 		}
-		if err := s.step(ctx, tx, a, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial); err != nil {
-			return err
-		}
-		bundle = s.bundle(rec)
-		return nil
+		return s.step(ctx, tx, cur, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial)
 	})
-	if wrongCode {
-		// Counted outside the refused transaction, so that it sticks.
-		if err := s.st.CodeAttempt(context.WithoutCancel(ctx), appID); err != nil {
-			return nil, s.internal(ctx, "count code attempt", err)
+	var ce *store.ConflictError
+	switch {
+	case errors.Is(err, errRaced) || (errors.As(err, &ce) && ce.Column == "key_id"):
+		// Another request got there first: answer as it would be answered
+		// now (the same certificate for the same key, or a refusal).
+		if b, err := s.checkDownload(ctx, a, req.Code, keyID); b != nil || err != nil {
+			return b, err
 		}
-	}
-	if err != nil {
+		return nil, certError("这把密钥已经签发过证书,请在 UKEY 上重新生成密钥", "This key has been certified before; generate a new key on the UKEY")
+	case err != nil:
 		return nil, s.internal(ctx, "download", err)
 	}
-	return bundle, nil
+	return s.bundle(rec), nil
+}
+
+var errRaced = errors.New("application changed during issuance")
+
+// checkDownload decides a download before anything is signed: the code
+// (counting a wrong one), an existing certificate (returned for the same
+// key, refused for another), a key certified elsewhere, the state. It
+// returns a bundle, an error, or neither when issuance may go ahead.
+func (s *Service) checkDownload(ctx context.Context, a *store.Application, code, keyID string) (*api.CertificateBundle, error) {
+	dc, err := s.st.DownloadCode(ctx, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请尚未审核通过,还不能下载证书", EN: "The application is not approved yet: nothing to download"})
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "download code", err)
+	}
+	if dc.Attempts >= CodeTries {
+		return nil, api.NewError(api.CodeCodeLocked)
+	}
+	if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(a.ID, code))) {
+		if err := s.st.CodeAttempt(context.WithoutCancel(ctx), a.ID); err != nil {
+			return nil, s.internal(ctx, "count code attempt", err)
+		}
+		return nil, api.NewError(api.CodeCodeInvalid)
+	}
+	if existing, err := s.st.CertificateOf(ctx, a.ID); err == nil {
+		if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
+			return s.bundle(existing), nil
+		}
+		return nil, certError("该申请的证书已下载到另一把密钥上,不能再次下载;UKEY 丢失请办理补办", "This application's certificate was already issued to another key; for a lost UKEY apply for a replacement")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, s.internal(ctx, "certificate", err)
+	}
+	if dc.UsedKeyID != "" && dc.UsedKeyID != keyID {
+		return nil, api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已使用过", EN: "The download code has already been used"})
+	}
+	if s.now().After(dc.ExpiresAt) {
+		return nil, api.NewError(api.CodeCodeInvalid).WithMessage(apply.Text{ZH: "下载验证码已过期,请联系客服重新发送", EN: "The download code has expired; ask support to send a new one"})
+	}
+	if a.State != apply.StateApproved {
+		return nil, api.StateError(&apply.StepError{State: a.State, Event: apply.EvIssue})
+	}
+	return nil, nil
 }
 
 func (s *Service) bundle(c *store.Certificate) *api.CertificateBundle {

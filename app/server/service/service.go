@@ -112,6 +112,9 @@ func (s *Service) internal(ctx context.Context, op string, err error) error {
 	return api.NewError(api.CodeInternal)
 }
 
+// CA is the certification authority in use (nil when issuance is off).
+func (s *Service) CA() *ca.CA { return s.cfg.CA }
+
 // Agreement returns the current service agreement.
 func (s *Service) Agreement() api.Agreement { return s.cfg.Agreement }
 

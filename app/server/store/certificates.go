@@ -126,6 +126,19 @@ func (t *Tx) DownloadCode(ctx context.Context, appID string) (*DownloadCode, err
 	return &c, nil
 }
 
+// DownloadCode reads an application's code outside a transaction.
+func (s *Store) DownloadCode(ctx context.Context, appID string) (*DownloadCode, error) {
+	var c DownloadCode
+	var exp int64
+	err := s.db.QueryRowContext(ctx, `SELECT application_id, code_mac, expires_at, attempts, used_key_id FROM download_codes WHERE application_id = $1`, appID).
+		Scan(&c.ApplicationID, &c.MAC, &exp, &c.Attempts, &c.UsedKeyID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	c.ExpiresAt = fromMicros(exp)
+	return &c, nil
+}
+
 // CodeAttempt counts a wrong code.
 func (s *Store) CodeAttempt(ctx context.Context, appID string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1`, appID)
