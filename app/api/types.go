@@ -27,6 +27,8 @@ const (
 	PathIdentity         = "/applications/{id}/identity"
 	PathPayment          = "/applications/{id}/payment"
 	PathDownload         = "/applications/{id}/certificate"
+	PathRenew            = "/applications/{id}/renew"
+	PathReplace          = "/applications/{id}/replace"
 	PathLoginNonce       = "/sessions/nonce" // UKEY login challenge
 	PathUKEYLogin        = "/sessions/ukey"
 	PathPayNotify        = "/payment/notify"    // the provider's asynchronous notify
@@ -260,6 +262,12 @@ type CertificateBundle struct {
 	Serial      string    `json:"serial"`
 	NotBefore   time.Time `json:"not_before"`
 	NotAfter    time.Time `json:"not_after"`
+}
+
+// RenewRequest renews (更新, with a UKEY login) or replaces (补办, after a
+// loss) an issued certificate; both need the security answer.
+type RenewRequest struct {
+	SecurityAnswer string `json:"security_answer"`
 }
 
 // RevokeRequest is a staff revocation, with an RFC 5280 reason code

@@ -119,7 +119,8 @@ func buildTransitions() []Transition {
 		{StateRejected, EvResubmit, StateUnderReview, applicant},
 		{StateApproved, EvIssue, StateIssued, system},
 		{StateApproved, EvRevoke, StateRevoked, staff},
-		{StateIssued, EvRevoke, StateRevoked, applicantStaff},
+		// The system revokes a certificate superseded by its renewal.
+		{StateIssued, EvRevoke, StateRevoked, []Actor{ActorApplicant, ActorStaff, ActorSystem}},
 	}
 	for _, s := range beforePayment {
 		// 已缴费审核的证书申请不能修改/取消: modify and cancel exist only

@@ -36,7 +36,7 @@ var expected = map[string]struct {
 	"rejected/resubmit":                       {StateUnderReview, "applicant"},
 	"approved/issue":                          {StateIssued, "system"},
 	"approved/revoke":                         {StateRevoked, "staff"},
-	"issued/revoke":                           {StateRevoked, "applicant,staff"},
+	"issued/revoke":                           {StateRevoked, "applicant,staff,system"},
 }
 
 var allEvents = []Event{EvSubmit, EvModify, EvMaterialsComplete, EvMaterialsIncomplete, EvIdentityVerified,

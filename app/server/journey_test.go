@@ -371,3 +371,70 @@ func TestProviderNegatives(t *testing.T) {
 	clk.Add(service.NonceTTL + time.Second)
 	c.wantErr(c.do("POST", api.PathUKEYLogin, api.UKEYLoginRequest{Nonce: nonce.Nonce, Certificate: []byte{1}, Signature: []byte{1}}), 401, api.CodeBadCredentials)
 }
+
+// 更新 and 补办: renewal needs the certificate's UKEY login and the answer,
+// and revokes the old certificate when the new one is issued; replacement
+// after a loss needs only the answer and revokes at once.
+func TestRenewalAndReplacement(t *testing.T) {
+	s := startDevServer(t, "", nil)
+	c, sc := applicant(t, s), staff(t, s)
+	a, b, key := journey(t, s, c, sc, apply.KindOrg, orgForm("renew01"), true)
+	oldCert := verifyChain(t, b)
+
+	// A password session cannot renew; a wrong answer is refused.
+	c.wantErr(c.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "福州"}), 403, api.CodeForbidden)
+	uk := newClient(t, s)
+	var sess api.Session
+	uk.ok(ukeyLogin(uk, b.Certificate, key), &sess)
+	uk.token = sess.Token
+	e := uk.wantErr(uk.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "厦门"}), 401, api.CodeBadCredentials)
+	if len(e.Fields) != 1 || e.Fields[0].Field != apply.FSecurityAnswer {
+		t.Fatalf("wrong answer: %+v", e)
+	}
+	var n api.Application
+	uk.ok(uk.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "  福州 "}), &n)
+	if n.State != apply.StateDraft || n.Form[apply.FOrgCode] != "91350100M000100Y43" || n.Form[apply.FUsername] != "renew01" || !strings.Contains(n.History[0].Note, "renewal of "+a.ID) {
+		t.Fatalf("renewal draft: %+v", n)
+	}
+	// The old certificate still works until the new one is issued.
+	anon := newClient(t, s)
+	anon.ok(ukeyLogin(anon, b.Certificate, key), nil)
+	// Take the renewal through (materials, identity and payment as their providers would).
+	form := orgForm("renew01")
+	c.ok(c.do("PATCH", "/applications/"+n.ID, api.UpdateFormRequest{Form: form, Submit: true}), nil)
+	ctx := context.Background()
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
+		if err := s.Service.SystemStep(ctx, n.ID, ev, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.ok(sc.do("POST", "/staff/applications/"+n.ID+"/events", api.EventRequest{Event: apply.EvConfirmPayment}), nil)
+	sc.ok(sc.do("POST", "/staff/applications/"+n.ID+"/review", api.ReviewRequest{Approve: true}), nil)
+	key2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var nb api.CertificateBundle
+	c.ok(c.do("POST", "/applications/"+n.ID+"/certificate", api.DownloadRequest{CSR: makeCSR(t, key2, ""), Code: codeFromOutbox(t, s, n.ID)}), &nb)
+	if got := c.app(a.ID); got.State != apply.StateRevoked {
+		t.Fatalf("renewed application: %s", got.State)
+	}
+	crl, _ := x509.ParseRevocationList(anon.do("GET", api.PathCRL, nil).body)
+	found := false
+	for _, r := range crl.RevokedCertificateEntries {
+		found = found || (r.SerialNumber.Cmp(oldCert.SerialNumber) == 0 && r.ReasonCode == service.ReasonSuperseded)
+	}
+	if !found {
+		t.Fatal("the superseded certificate is not on the CRL")
+	}
+	anon.wantErr(ukeyLogin(anon, b.Certificate, key), 401, api.CodeBadCredentials)
+	anon.ok(ukeyLogin(anon, nb.Certificate, key2), nil)
+
+	// 补办: the UKEY is lost; a password login and the answer revoke it at once.
+	var r api.Application
+	c.ok(c.do("POST", "/applications/"+n.ID+"/replace", api.RenewRequest{SecurityAnswer: "福州"}), &r)
+	if got := c.app(n.ID); got.State != apply.StateRevoked {
+		t.Fatalf("replaced application: %s", got.State)
+	}
+	anon.wantErr(ukeyLogin(anon, nb.Certificate, key2), 401, api.CodeBadCredentials)
+	if r.State != apply.StateDraft || !strings.Contains(r.History[0].Note, "UKEY lost") {
+		t.Fatalf("replacement draft: %+v", r.History)
+	}
+}

@@ -290,6 +290,8 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 		{"GET", "/applications/" + a.ID + "/identity", nil},
 		{"POST", "/applications/" + a.ID + "/payment", api.StartPaymentRequest{Method: api.PayBankTransfer}},
 		{"GET", "/applications/" + a.ID + "/payment", nil},
+		{"POST", "/applications/" + a.ID + "/renew", api.RenewRequest{SecurityAnswer: "福州"}},
+		{"POST", "/applications/" + a.ID + "/replace", api.RenewRequest{SecurityAnswer: "福州"}},
 	}
 	covered := map[string]bool{}
 	for _, rt := range routes {

@@ -83,6 +83,8 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.authed("GET", p+api.PathUpload, h.uploadStatus)
 	h.authed("PATCH", p+api.PathUpload, h.appendUpload)
 	h.authed("POST", p+api.PathDownload, h.download)
+	h.authed("POST", p+api.PathRenew, h.renew)
+	h.authed("POST", p+api.PathReplace, h.replace)
 	h.authed("POST", p+api.PathIdentity, h.startIdentity)
 	h.authed("GET", p+api.PathIdentity, h.identityStatus)
 	h.authed("POST", p+api.PathPayment, h.startPayment)
@@ -572,4 +574,22 @@ func (h *Handler) payNotify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("success"))
+}
+
+func (h *Handler) renew(w http.ResponseWriter, r *http.Request) {
+	var req api.RenewRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	a, err := h.svc.Renew(r.Context(), principal(r), r.PathValue("id"), req.SecurityAnswer)
+	h.reply(w, r, http.StatusCreated, a, err)
+}
+
+func (h *Handler) replace(w http.ResponseWriter, r *http.Request) {
+	var req api.RenewRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	a, err := h.svc.Replace(r.Context(), principal(r), r.PathValue("id"), req.SecurityAnswer)
+	h.reply(w, r, http.StatusCreated, a, err)
 }

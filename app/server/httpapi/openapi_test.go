@@ -39,7 +39,7 @@ var schemaTypes = map[string]any{
 	"Nonce": api.Nonce{}, "UKEYLoginRequest": api.UKEYLoginRequest{}, "DownloadRequest": api.DownloadRequest{},
 	"CertificateBundle": api.CertificateBundle{}, "RevokeRequest": api.RevokeRequest{},
 	"IdentityCallback": service.IdentityCallback{}, "IdentitySession": api.IdentitySession{},
-	"StartPaymentRequest": api.StartPaymentRequest{}, "BankAccount": api.BankAccount{}, "Payment": api.Payment{},
+	"StartPaymentRequest": api.StartPaymentRequest{}, "RenewRequest": api.RenewRequest{}, "BankAccount": api.BankAccount{}, "Payment": api.Payment{},
 }
 
 func jsonFields(v any) []string {

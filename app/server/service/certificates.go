@@ -139,7 +139,10 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 		if err := tx.UseCode(ctx, appID, keyID); err != nil {
 			return err
 		}
-		return s.step(ctx, tx, cur, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial)
+		if err := s.step(ctx, tx, cur, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial); err != nil {
+			return err
+		}
+		return s.supersede(ctx, tx, cur)
 	})
 	var ce *store.ConflictError
 	switch {
@@ -307,7 +310,7 @@ func (s *Service) UKEYLogin(ctx context.Context, req api.UKEYLoginRequest, addr 
 	if err != nil || acc.Disabled {
 		return nil, refused("账户不可用", "The account is not available")
 	}
-	return s.openSession(ctx, acc)
+	return s.openSession(ctx, acc, rec.Serial)
 }
 
 func verifySig(pub crypto.PublicKey, msg, sig []byte) error {

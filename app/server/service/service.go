@@ -95,6 +95,8 @@ var DefaultAgreement = api.Agreement{
 type Principal struct {
 	AccountID string
 	Role      api.Role
+	// CertSerial is set when the session was opened by UKEY login.
+	CertSerial string
 }
 
 // Staff reports whether the caller is CA staff.
@@ -215,17 +217,17 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 		return nil, api.NewError(api.CodeBadCredentials)
 	}
 	s.loginThrottle.Succeed(login)
-	return s.openSession(ctx, a)
+	return s.openSession(ctx, a, "")
 }
 
-func (s *Service) openSession(ctx context.Context, a *store.Account) (*api.Session, error) {
+func (s *Service) openSession(ctx context.Context, a *store.Account, certSerial string) (*api.Session, error) {
 	tok, hash, err := auth.NewToken()
 	if err != nil {
 		return nil, s.internal(ctx, "token", err)
 	}
 	now := s.now()
 	exp := now.Add(s.cfg.SessionTTL)
-	if err := s.st.InTx(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, hash, a.ID, now, exp) }); err != nil {
+	if err := s.st.InTx(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, hash, a.ID, now, exp, certSerial) }); err != nil {
 		return nil, s.internal(ctx, "session", err)
 	}
 	return &api.Session{Token: tok, ExpiresAt: exp, Account: toAPIAccount(a)}, nil
@@ -253,7 +255,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, *a
 	if token == "" {
 		return Principal{}, nil, api.NewError(api.CodeUnauthenticated)
 	}
-	a, _, err := s.st.SessionAccount(ctx, auth.TokenHash(token), s.now())
+	a, serial, err := s.st.SessionAccount(ctx, auth.TokenHash(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, nil, api.NewError(api.CodeUnauthenticated)
 	}
@@ -261,7 +263,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, *a
 		return Principal{}, nil, s.internal(ctx, "authenticate", err)
 	}
 	acc := toAPIAccount(a)
-	return Principal{AccountID: a.ID, Role: api.Role(a.Role)}, &acc, nil
+	return Principal{AccountID: a.ID, Role: api.Role(a.Role), CertSerial: serial}, &acc, nil
 }
 
 // idempotent runs create inside a transaction keyed by (caller, key): a

@@ -120,28 +120,35 @@ func (t *Tx) SetDisabled(ctx context.Context, id string, disabled bool) error {
 	return err
 }
 
-// CreateSession stores a session by the hash of its token.
-func (t *Tx) CreateSession(ctx context.Context, tokenHash, accountID string, now, expires time.Time) error {
-	_, err := t.exec(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1,$2,$3,$4)`,
-		tokenHash, accountID, micros(now), micros(expires))
+// CreateSession stores a session by the hash of its token; certSerial is
+// the certificate of a UKEY login ("" for a password login).
+func (t *Tx) CreateSession(ctx context.Context, tokenHash, accountID string, now, expires time.Time, certSerial string) error {
+	via := "password"
+	if certSerial != "" {
+		via = "ukey"
+	}
+	_, err := t.exec(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, expires_at, via, cert_serial) VALUES ($1,$2,$3,$4,$5,$6)`,
+		tokenHash, accountID, micros(now), micros(expires), via, certSerial)
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
 }
 
-// SessionAccount returns the account of a live session.
-func (s *Store) SessionAccount(ctx context.Context, tokenHash string, now time.Time) (*Account, time.Time, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, s.expires_at FROM sessions s JOIN accounts a ON a.id = s.account_id
+// SessionAccount returns the account of a live session and, for a UKEY
+// login, the serial of the certificate it was opened with.
+func (s *Store) SessionAccount(ctx context.Context, tokenHash string, now time.Time) (*Account, string, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, s.cert_serial FROM sessions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0`, tokenHash, micros(now))
 	var a Account
 	var disabled int
-	var created, exp int64
-	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &exp); err != nil {
-		return nil, time.Time{}, mapErr(err)
+	var created int64
+	var serial string
+	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &serial); err != nil {
+		return nil, "", mapErr(err)
 	}
 	a.CreatedAt = fromMicros(created)
-	return &a, fromMicros(exp), nil
+	return &a, serial, nil
 }
 
 // DeleteSession ends a session (logout).

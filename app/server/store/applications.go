@@ -23,19 +23,20 @@ type Application struct {
 	AgreementVersion string
 	AgreementAt      time.Time
 	RejectReason     string
-	Version          int // optimistic lock
+	Renews           string // the application this one renews or replaces
+	Version          int    // optimistic lock
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
 
-const appCols = `id, owner_id, kind, state, form, answer_hash, COALESCE(username,''), subject, agreement_version, agreement_at, reject_reason, version, created_at, updated_at`
+const appCols = `id, owner_id, kind, state, form, answer_hash, COALESCE(username,''), subject, agreement_version, agreement_at, reject_reason, renews, version, created_at, updated_at`
 
 func scanApp(row interface{ Scan(...any) error }) (*Application, error) {
 	var a Application
 	var form string
 	var agreed, created, updated int64
 	if err := row.Scan(&a.ID, &a.OwnerID, &a.Kind, &a.State, &form, &a.AnswerHash, &a.Username, &a.Subject,
-		&a.AgreementVersion, &agreed, &a.RejectReason, &a.Version, &created, &updated); err != nil {
+		&a.AgreementVersion, &agreed, &a.RejectReason, &a.Renews, &a.Version, &created, &updated); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(form), &a.Form); err != nil {
@@ -52,10 +53,10 @@ func (t *Tx) CreateApplication(ctx context.Context, a *Application, first apply.
 		return err
 	}
 	a.Version = 1
-	_, err = t.exec(ctx, `INSERT INTO applications (id, owner_id, kind, state, form, answer_hash, username, subject, agreement_version, agreement_at, reject_reason, version, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+	_, err = t.exec(ctx, `INSERT INTO applications (id, owner_id, kind, state, form, answer_hash, username, subject, agreement_version, agreement_at, reject_reason, renews, version, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		a.ID, a.OwnerID, a.Kind, a.State, string(form), a.AnswerHash, nullable(a.Username), a.Subject,
-		a.AgreementVersion, micros(a.AgreementAt), a.RejectReason, a.Version, micros(a.CreatedAt), micros(a.UpdatedAt))
+		a.AgreementVersion, micros(a.AgreementAt), a.RejectReason, a.Renews, a.Version, micros(a.CreatedAt), micros(a.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create application: %w", err)
 	}

@@ -89,7 +89,7 @@ func TestAccountsAndSessions(t *testing.T) {
 		if _, err := s.AccountByLogin(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown login: %v", err)
 		}
-		if err := s.InTx(ctx, func(tx *Tx) error { return tx.CreateSession(ctx, "hash1", a.ID, t0, t0.Add(time.Hour)) }); err != nil {
+		if err := s.InTx(ctx, func(tx *Tx) error { return tx.CreateSession(ctx, "hash1", a.ID, t0, t0.Add(time.Hour), "") }); err != nil {
 			t.Fatal(err)
 		}
 		if acc, _, err := s.SessionAccount(ctx, "hash1", t0.Add(time.Minute)); err != nil || acc.ID != a.ID {
