@@ -56,6 +56,8 @@ type Config struct {
 	// PublicURL is how clients reach this server (for the CRL URL in
 	// certificates); Start defaults it to the listening URL.
 	PublicURL string
+	// CertValidity is how long issued certificates are valid (default a year).
+	CertValidity time.Duration
 	// CAKeyType is the issuing CA's key type when the CA is created:
 	// "rsa2048" (default) or "p256".
 	CAKeyType string
@@ -118,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, erro
 	if cfg.PublicURL != "" {
 		crlURL = strings.TrimRight(cfg.PublicURL, "/") + api.Prefix + api.PathCRL
 	}
-	if sc.CA, err = ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), Passphrase: []byte(cfg.CAPassphrase), CRLURL: crlURL, Now: sc.Now, KeyType: cfg.CAKeyType}); err != nil {
+	if sc.CA, err = ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), Passphrase: []byte(cfg.CAPassphrase), CRLURL: crlURL, Now: sc.Now, KeyType: cfg.CAKeyType, Validity: cfg.CertValidity}); err != nil {
 		st.Close()
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
@@ -125,6 +126,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	passFile := fs.String("ca-passphrase-file", "", "file holding the passphrase that encrypts the CA keys")
 	publicURL := fs.String("public-url", "", "how clients reach this server (CRL URL, QR codes)")
 	dev := fs.Bool("dev-providers", false, "development face-ID and payment sandbox (never for a real CA)")
+	validityDays := fs.Int("validity-days", 365, "validity of issued certificates, in days")
+	keyType := fs.String("ca-key-type", "rsa2048", "issuing CA key type when the CA is created: rsa2048 or p256")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
@@ -140,7 +143,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		pass = strings.TrimRight(string(b), "\r\n")
 	}
 	s, err := server.Start(ctx, server.Config{Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
-		Log: log, TrustProxy: *proxy, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev})
+		Log: log, TrustProxy: *proxy, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
+		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType})
 	if err != nil {
 		return err
 	}

@@ -102,8 +102,14 @@ func Open(cfg Config) (*CA, error) {
 func (c *CA) path(name string) string { return filepath.Join(c.cfg.Dir, name) }
 
 func randSerial() (*big.Int, error) {
-	// 128 random bits, kept positive and at most 16 bytes in DER.
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	// 128 random bits (at most 17 bytes in DER with the sign byte, under
+	// RFC 5280's 20); zero is not a valid serial, so it is drawn again.
+	for {
+		n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+		if err != nil || n.Sign() > 0 {
+			return n, err
+		}
+	}
 }
 
 func (c *CA) create() error {

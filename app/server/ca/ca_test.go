@@ -64,7 +64,7 @@ func TestCreateReopenIssueVerifyRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cert.Subject.CommonName != "福州示例软件有限公司" || cert.KeyUsage&x509.KeyUsageContentCommitment == 0 ||
-		cert.SerialNumber.BitLen() < 64 || cert.CRLDistributionPoints[0] != cfg.CRLURL || cert.IsCA {
+		cert.SerialNumber.BitLen() < 100 || cert.NotAfter.Sub(cert.NotBefore) < 364*24*time.Hour || cert.CRLDistributionPoints[0] != cfg.CRLURL || cert.IsCA {
 		t.Fatalf("certificate: %+v", cert.Subject)
 	}
 	found := false
