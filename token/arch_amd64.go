@@ -1,0 +1,5 @@
+package token
+
+import "debug/pe"
+
+const hostMachine = pe.IMAGE_FILE_MACHINE_AMD64

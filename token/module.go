@@ -1,0 +1,168 @@
+package token
+
+import (
+	"debug/pe"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+)
+
+// EnvModule names the module to load, overriding discovery.
+const EnvModule = "CERTDESK_PKCS11_MODULE"
+
+// VendorModule is a PKCS#11 module that Chinese CAs ship with their UKEYs.
+type VendorModule struct {
+	File   string // DLL name, looked up in System32 and the vendor's folder
+	Vendor string
+	// Confirmed: the name was seen in public sources (driver packages, CA
+	// installation guides, OpenSC/p11-kit issue threads). Unconfirmed names
+	// come from CA support pages and may differ between driver versions.
+	Confirmed bool
+}
+
+// WindowsModules are the DLLs looked for on Windows, most common first.
+var WindowsModules = []VendorModule{
+	{"opensc-pkcs11.dll", "OpenSC", true},
+	{"eps2003csp11.dll", "Feitian ePass2003", true},
+	{"ShuttleCsp11_3003.dll", "Feitian ePass3003", true},
+	{"WDPKCS.dll", "Watchdata (握奇)", true},
+	{"gm3000_pkcs11.dll", "Longmai mToken GM3000 (龙脉)", false},
+	{"HaiTai_PKCS11.dll", "Haitai (海泰方圆)", false},
+	{"SKFAPI20079.dll", "CFCA / Jit (SKF bridge)", false},
+	{"eTPKCS11.dll", "SafeNet eToken", true},
+}
+
+// LinuxModules are looked for on Linux (tests and support machines).
+var LinuxModules = []string{
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+	"/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so",
+}
+
+// Candidates lists module paths to try, in order: the explicit path (from
+// configuration), CERTDESK_PKCS11_MODULE, then the platform's table. On
+// Windows the table is searched in System32 and under Program Files
+// (programFiles lists those roots; it is a parameter so that the search is
+// tested on any OS).
+func Candidates(explicit, goos string, systemRoot string, programFiles []string) []string {
+	var out []string
+	if explicit != "" {
+		out = append(out, explicit)
+	}
+	if env := os.Getenv(EnvModule); env != "" {
+		out = append(out, env)
+	}
+	switch goos {
+	case "windows":
+		for _, m := range WindowsModules {
+			if systemRoot != "" {
+				out = append(out, systemRoot+`\System32\`+m.File)
+			}
+			for _, pf := range programFiles {
+				matches, _ := filepath.Glob(filepath.Join(pf, "*", m.File))
+				out = append(out, matches...)
+			}
+		}
+	default:
+		out = append(out, LinuxModules...)
+	}
+	return out
+}
+
+// Find returns the first candidate that exists.
+func Find(candidates []string) (string, error) {
+	for _, c := range candidates {
+		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%w: none of %d known module paths exists; install the UKEY driver or set %s", ErrModule, len(candidates), EnvModule)
+}
+
+// CheckArch reports a Windows DLL built for another architecture than
+// this process (a 32-bit vendor DLL in the 64-bit CertDesk fails to load
+// with Win32 error 193, which users read as "file not found"). Files that
+// are not PE images pass: Linux .so files are checked by the loader.
+func CheckArch(path string, want uint16) error {
+	f, err := pe.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if f.Machine != want {
+		if f.Machine == pe.IMAGE_FILE_MACHINE_I386 {
+			return fmt.Errorf("%s: %w; install the vendor's 64-bit driver", path, ErrModuleArch)
+		}
+		return fmt.Errorf("%s: %w (machine 0x%x)", path, ErrModule, f.Machine)
+	}
+	return nil
+}
+
+// Module is a loaded and initialised PKCS#11 module.
+type Module struct {
+	Path string
+	Info ModuleInfo
+	ctx  *pkcs11.Ctx
+	// mu serialises login state changes; PKCS#11 login state is per
+	// application and token, not per session.
+	mu sync.Mutex
+}
+
+// ModuleInfo is C_GetInfo.
+type ModuleInfo struct {
+	Manufacturer   string
+	Library        string
+	LibraryVersion string
+	Cryptoki       string
+}
+
+// Load loads and initialises the module at path (C_Initialize with OS
+// locking, so that it is safe from every goroutine).
+func Load(path string) (*Module, error) {
+	if err := CheckArch(path, hostMachine); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrModule, path, err)
+	}
+	ctx := pkcs11.New(path)
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: %s (not a PKCS#11 library, or a dependency is missing)", ErrModule, path)
+	}
+	if err := ctx.Initialize(); err != nil && ckr(err) != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+		ctx.Destroy()
+		return nil, fmt.Errorf("initialise %s: %w", path, err)
+	}
+	m := &Module{Path: path, ctx: ctx}
+	if info, err := ctx.GetInfo(); err == nil {
+		m.Info = ModuleInfo{
+			Manufacturer:   strings.TrimSpace(info.ManufacturerID),
+			Library:        strings.TrimSpace(info.LibraryDescription),
+			LibraryVersion: fmt.Sprintf("%d.%d", info.LibraryVersion.Major, info.LibraryVersion.Minor),
+			Cryptoki:       fmt.Sprintf("%d.%d", info.CryptokiVersion.Major, info.CryptokiVersion.Minor),
+		}
+	}
+	return m, nil
+}
+
+// Close finalises and unloads the module.
+func (m *Module) Close() error {
+	if m == nil || m.ctx == nil {
+		return nil
+	}
+	err := m.ctx.Finalize()
+	m.ctx.Destroy()
+	m.ctx = nil
+	if ckr(err) == pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED {
+		err = nil
+	}
+	return err
+}
+
+var errClosed = errors.New("module closed")
