@@ -145,3 +145,18 @@ func (s *Session) KeyFor(appID string, kt KeyType) (key *Key, created bool, err 
 	k, err := s.GenerateKey(appID, kt)
 	return k, err == nil, err
 }
+
+// Destroy removes the key pair and its certificate from the token (the
+// self-test cleans up after itself; enrolment never calls it).
+func (k *Key) Destroy() error {
+	objs, err := k.s.find([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, k.ID)}, 16)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := k.s.m.ctx.DestroyObject(k.s.h, o); err != nil {
+			return mapErr("destroy object", err)
+		}
+	}
+	return nil
+}

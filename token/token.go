@@ -164,10 +164,10 @@ func (m *Module) Watch(ctx context.Context, interval time.Duration) <-chan Event
 
 // Session is an open read-write session on one token.
 type Session struct {
-	m     *Module
-	tok   Token
-	h     pkcs11.SessionHandle
-	login bool
+	m      *Module
+	tok    Token
+	h      pkcs11.SessionHandle
+	closed bool
 }
 
 // Open opens a read-write session on t.
@@ -185,11 +185,14 @@ func (m *Module) Open(t Token) (*Session, error) {
 // Token is the session's token.
 func (s *Session) Token() Token { return s.tok }
 
-// Close closes the session (logging out first when it logged in).
+// Close closes the session. Closing a token's last session also ends the
+// login (PKCS#11 login state belongs to the application and the token).
+// Closing twice, or after the module is closed, is harmless.
 func (s *Session) Close() error {
-	if s.login {
-		_ = s.m.ctx.Logout(s.h)
+	if s.closed || s.m.ctx == nil {
+		return nil
 	}
+	s.closed = true
 	return mapErr("close session", s.m.ctx.CloseSession(s.h))
 }
 
@@ -225,7 +228,6 @@ func (s *Session) Login(pin []byte, finalTry bool) error {
 	err := s.m.ctx.Login(s.h, pkcs11.CKU_USER, bytesString(pin))
 	switch ckr(err) {
 	case 0, pkcs11.CKR_USER_ALREADY_LOGGED_IN:
-		s.login = true
 		return nil
 	case pkcs11.CKR_PIN_INCORRECT, pkcs11.CKR_PIN_LEN_RANGE:
 		pe := &PINError{Err: ErrWrongPIN}

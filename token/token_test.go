@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -339,4 +340,64 @@ func objectBlocks(out string) []string {
 		}
 	}
 	return blocks
+}
+
+func TestChangePIN(t *testing.T) {
+	tk, m, s := open(t, "ukey-chpin")
+	if err := s.ChangePIN([]byte(tk.PIN), []byte("246810")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // the last session: the login ends with it
+	tok, _ := m.Find("", "ukey-chpin")
+	s2, err := m.Open(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Login([]byte(tk.PIN), false); !errors.Is(err, ErrWrongPIN) {
+		t.Fatalf("old PIN: %v", err)
+	}
+	if err := s2.Login([]byte("246810"), false); err != nil {
+		t.Fatalf("new PIN: %v", err)
+	}
+}
+
+// A token initialised while we watch shows up as an insertion. (SoftHSM
+// cannot remove a token; removal is the same comparison in reverse.)
+func TestWatchSeesANewToken(t *testing.T) {
+	tk := softhsmtest.New(t, "ukey-w1")
+	m, err := Load(tk.ModulePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events := m.Watch(ctx, 50*time.Millisecond)
+	time.Sleep(150 * time.Millisecond) // the first poll records what is there
+	// SoftHSM reads its token directory at C_Initialize only, so the new
+	// token is made through this module: C_InitToken on its free slot.
+	slots, _ := m.ctx.GetSlotList(false)
+	free := -1
+	for _, sl := range slots {
+		if ti, err := m.ctx.GetTokenInfo(sl); err == nil && ti.Flags&0x400 == 0 {
+			free = int(sl)
+		}
+	}
+	if free < 0 {
+		t.Fatal("SoftHSM has no free slot")
+	}
+	if err := m.ctx.InitToken(uint(free), "87654321", "ukey-w2"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Inserted && ev.Token.Label == "ukey-w2" {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no insertion event for the new token")
+		}
+	}
 }

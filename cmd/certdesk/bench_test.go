@@ -17,11 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"certdesk/app/material/testimg"
+	"certdesk/token/softhsmtest"
 )
 
 var (
@@ -177,4 +179,60 @@ func psnr(a, c image.Image) float64 {
 	}
 	mse := sum / float64(3*r.Dx()*r.Dy())
 	return 10 * math.Log10(255*255/mse)
+}
+
+// BenchmarkTokenEnrol compares `certdesk token test` (login, key
+// generation, CSR signed on the token, certificate install and read-back,
+// sign/verify, clean-up) with pkcs11-tool doing key generation and a
+// signature (two processes), on the same SoftHSM2 token, alternately:
+//
+//	go test -run '^$' -bench TokenEnrol -benchtime 20x ./cmd/certdesk
+func BenchmarkTokenEnrol(b *testing.B) {
+	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
+		b.Skip("pkcs11-tool not installed")
+	}
+	bin := certdeskBinary(b)
+	for _, kt := range []struct{ ours, theirs, mech string }{{"p256", "EC:prime256v1", "ECDSA"}, {"rsa2048", "rsa:2048", "SHA256-RSA-PKCS"}} {
+		b.Run(kt.ours, func(b *testing.B) {
+			tk := softhsmtest.New(b, "bench-"+kt.ours)
+			data := filepath.Join(b.TempDir(), "data")
+			os.WriteFile(data, []byte("CertDesk"), 0o644)
+			tool := func(args ...string) *exec.Cmd {
+				return exec.Command("pkcs11-tool", append([]string{"--module", tk.ModulePath, "--token-label", tk.Label, "--login", "--pin", tk.PIN}, args...)...)
+			}
+			run := func(cmd *exec.Cmd) time.Duration {
+				start := time.Now()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+				}
+				return time.Since(start)
+			}
+			ours := func() time.Duration {
+				cmd := exec.Command(bin, "token", "test", "--module", tk.ModulePath, "--key", kt.ours)
+				cmd.Stdin = strings.NewReader(tk.PIN + "\n")
+				return run(cmd)
+			}
+			theirs := func(i int) time.Duration {
+				id := fmt.Sprintf("%04x", i)
+				d := run(tool("--keypairgen", "--key-type", kt.theirs, "--id", id, "--label", "bench"+id))
+				d += run(tool("--sign", "--id", id, "-m", kt.mech, "--input-file", data, "--output-file", data+".sig"))
+				// Keep the token as small as ours leaves it (not timed).
+				run(tool("--delete-object", "--type", "privkey", "--id", id))
+				run(tool("--delete-object", "--type", "pubkey", "--id", id))
+				return d
+			}
+			ours()
+			theirs(0)
+			var to, tt time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				to += ours()
+				tt += theirs(i + 1)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(to.Microseconds())/1000/float64(b.N), "certdesk-ms")
+			b.ReportMetric(float64(tt.Microseconds())/1000/float64(b.N), "pkcs11tool-ms")
+			b.ReportMetric(float64(to)/float64(tt), "time-ratio")
+		})
+	}
 }

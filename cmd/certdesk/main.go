@@ -23,12 +23,18 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// stdin is where subcommands read a PIN or password from; tests replace it.
+var stdin io.Reader = os.Stdin
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "material":
 			attachConsole()
 			return runMaterial(ctx, args[1:], stdout, stderr)
+		case "token":
+			attachConsole()
+			return runToken(ctx, args[1:], stdin, stdout, stderr)
 		case "version", "--version":
 			attachConsole()
 			fmt.Fprintln(stdout, "certdesk", version)
@@ -73,5 +79,6 @@ const usage = `证书助手 CertDesk
                                CERTDESK_HOME=DIR 数据目录 / data directory)
   certdesk material check …   检查材料图片 / check material images (certdesk material help)
   certdesk material fix …     修复材料图片 / repair a material image
+  certdesk token list|test    检查 UKEY / check the UKEY (certdesk token help)
   certdesk version            版本 / version
 `

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"certdesk/app/cliargs"
+	"certdesk/token"
+)
+
+const tokenUsage = `用法 / usage:
+  certdesk token list [--module PATH] [--json]        模块、UKEY、状态、证书 / modules, tokens, flags, certificates (no PIN)
+  certdesk token test [--module PATH] [--token SERIAL] [--key p256|rsa2048]
+                      PIN 从标准输入读取 / PIN read from stdin: login, key generation, CSR,
+                      certificate install and read-back, sign/verify, then clean up
+`
+
+func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, tokenUsage)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	module := fs.String("module", "", "PKCS#11 module path")
+	asJSON := fs.Bool("json", false, "JSON output")
+	serial := fs.String("token", "", "token serial (or label) to use")
+	keyType := fs.String("key", "", "key type for the test: p256 or rsa2048 (default: what the token supports)")
+	if _, err := cliargs.Parse(fs, args[1:]); err != nil {
+		return exitUsage
+	}
+	switch args[0] {
+	case "list":
+		return tokenList(*module, *asJSON, stdout, stderr)
+	case "test":
+		return tokenTest(*module, *serial, token.KeyType(*keyType), stdin, stdout, stderr)
+	}
+	fmt.Fprint(stderr, tokenUsage)
+	return exitUsage
+}
+
+func programFiles() []string {
+	var out []string
+	for _, k := range []string{"ProgramFiles", "ProgramFiles(x86)", "ProgramW6432"} {
+		if v := os.Getenv(k); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func moduleCandidates(explicit string) []string {
+	return token.Candidates(explicit, runtime.GOOS, os.Getenv("SystemRoot"), programFiles())
+}
+
+// ModuleReport is one module in `certdesk token list --json` (and later in
+// the support bundle).
+type ModuleReport struct {
+	Path   string            `json:"path"`
+	Error  string            `json:"error,omitempty"`
+	Info   *token.ModuleInfo `json:"info,omitempty"`
+	Tokens []TokenReport     `json:"tokens,omitempty"`
+}
+
+// TokenReport is one token.
+type TokenReport struct {
+	Label        string       `json:"label"`
+	Serial       string       `json:"serial"`
+	Model        string       `json:"model"`
+	Manufacturer string       `json:"manufacturer"`
+	Flags        token.Flags  `json:"flags"`
+	Mechanisms   []string     `json:"mechanisms"`
+	Certificates []CertReport `json:"certificates"`
+}
+
+// CertReport is one certificate on a token.
+type CertReport struct {
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"not_after"`
+	Expired  bool      `json:"expired"`
+}
+
+// inspectModules loads every candidate module that exists and reports its
+// tokens and certificates; no PIN is needed.
+func inspectModules(explicit string) []ModuleReport {
+	var out []ModuleReport
+	seen := map[string]bool{}
+	for _, p := range moduleCandidates(explicit) {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			real = p
+		}
+		if seen[real] {
+			continue // Debian links the same library under two names
+		}
+		seen[real] = true
+		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+			continue
+		}
+		r := ModuleReport{Path: p}
+		m, err := token.Load(p)
+		if err != nil {
+			r.Error = err.Error()
+			out = append(out, r)
+			continue
+		}
+		info := m.Info
+		r.Info = &info
+		ts, err := m.Tokens()
+		if err != nil {
+			r.Error = err.Error()
+		}
+		for _, t := range ts {
+			tr := TokenReport{Label: t.Label, Serial: t.Serial, Model: t.Model, Manufacturer: t.Manufacturer, Flags: t.Flags, Mechanisms: t.Mechanisms, Certificates: []CertReport{}}
+			if s, err := m.Open(t); err == nil {
+				certs, _ := s.Certificates()
+				for _, c := range certs {
+					tr.Certificates = append(tr.Certificates, CertReport{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+						Serial: c.SerialNumber.Text(16), NotAfter: c.NotAfter, Expired: time.Now().After(c.NotAfter)})
+				}
+				s.Close()
+			}
+			r.Tokens = append(r.Tokens, tr)
+		}
+		m.Close()
+		out = append(out, r)
+	}
+	return out
+}
+
+func tokenList(explicit string, asJSON bool, stdout, stderr io.Writer) int {
+	reports := inspectModules(explicit)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(reports)
+	} else {
+		if len(reports) == 0 {
+			fmt.Fprintln(stdout, "未找到 PKCS#11 模块:请安装 UKEY 驱动,或用 --module 指定 / no PKCS#11 module found: install the UKEY driver or pass --module")
+		}
+		for _, r := range reports {
+			fmt.Fprintf(stdout, "模块 module: %s\n", r.Path)
+			if r.Info != nil {
+				fmt.Fprintf(stdout, "  %s, %s %s, Cryptoki %s\n", r.Info.Manufacturer, r.Info.Library, r.Info.LibraryVersion, r.Info.Cryptoki)
+			}
+			if r.Error != "" {
+				fmt.Fprintf(stdout, "  错误 error: %s\n", r.Error)
+			}
+			if r.Error == "" && len(r.Tokens) == 0 {
+				fmt.Fprintln(stdout, "  没有插入 UKEY / no UKEY present")
+			}
+			for _, t := range r.Tokens {
+				fmt.Fprintf(stdout, "  UKEY %q serial %s model %s (%s)\n", t.Label, t.Serial, t.Model, t.Manufacturer)
+				fmt.Fprintf(stdout, "    flags: login required %v, PIN count low %v, final try %v, locked %v, to change %v\n",
+					t.Flags.LoginRequired, t.Flags.PINCountLow, t.Flags.PINFinalTry, t.Flags.PINLocked, t.Flags.PINToChange)
+				fmt.Fprintf(stdout, "    mechanisms: %s\n", strings.Join(t.Mechanisms, " "))
+				for _, c := range t.Certificates {
+					state := "有效 valid"
+					if c.Expired {
+						state = "已过期 EXPIRED"
+					}
+					fmt.Fprintf(stdout, "    证书 certificate: %s, serial %s, until %s (%s)\n", c.Subject, c.Serial, c.NotAfter.Format("2006-01-02"), state)
+				}
+			}
+		}
+	}
+	for _, r := range reports {
+		if r.Error != "" {
+			return exitFail
+		}
+	}
+	return exitOK
+}
+
+func readPIN(stdin io.Reader) ([]byte, error) {
+	line, err := bufio.NewReader(stdin).ReadBytes('\n')
+	if err != nil && len(line) == 0 {
+		return nil, errors.New("give the PIN on standard input")
+	}
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	return line, nil
+}
+
+// tokenTest is the support self-test: the enrolment path without the
+// server. It logs in, generates a key, signs a CSR, installs a certificate
+// issued from it by a throwaway in-memory CA, reads it back, signs and
+// verifies, then removes what it made.
+func tokenTest(explicit, which string, kt token.KeyType, stdin io.Reader, stdout, stderr io.Writer) int {
+	step := func(name string, start time.Time, err error) bool {
+		if err != nil {
+			fmt.Fprintf(stdout, "✗ %-22s %v\n", name, err)
+			return false
+		}
+		fmt.Fprintf(stdout, "✓ %-22s %6.1f ms\n", name, float64(time.Since(start).Microseconds())/1000)
+		return true
+	}
+	path, err := token.Find(moduleCandidates(explicit))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	t0 := time.Now()
+	m, err := token.Load(path)
+	if !step("load module", t0, err) {
+		return exitFail
+	}
+	defer m.Close()
+	tok, err := m.Find(which, "")
+	if err != nil && which != "" {
+		tok, err = m.Find("", which)
+	}
+	if !step("find UKEY", t0, err) {
+		return exitFail
+	}
+	s, err := m.Open(tok)
+	if !step("open session", t0, err) {
+		return exitFail
+	}
+	defer s.Close()
+	pin, err := readPIN(stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	t0 = time.Now()
+	err = s.Login(pin, false)
+	var pe *token.PINError
+	if errors.As(err, &pe) {
+		err = fmt.Errorf("PIN 不正确 / wrong PIN (tries low %v, final try %v)", pe.CountLow, pe.FinalTry)
+	}
+	if !step("login", t0, err) {
+		return exitFail
+	}
+	t0 = time.Now()
+	k, err := s.GenerateKey(fmt.Sprintf("selftest-%d", time.Now().UnixNano()), kt)
+	if !step("generate key", t0, err) {
+		return exitFail
+	}
+	defer k.Destroy()
+	t0 = time.Now()
+	csrDER, err := k.CSR("CertDesk self-test")
+	if !step("sign CSR", t0, err) {
+		return exitFail
+	}
+	t0 = time.Now()
+	certDER, err := selfTestCert(csrDER)
+	if err == nil {
+		_, err = k.Install(certDER)
+	}
+	if !step("install certificate", t0, err) {
+		return exitFail
+	}
+	t0 = time.Now()
+	h := sha256.Sum256([]byte("CertDesk self-test"))
+	sig, err := k.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err == nil {
+		switch pub := k.Public().(type) {
+		case *ecdsa.PublicKey:
+			if !ecdsa.VerifyASN1(pub, h[:], sig) {
+				err = errors.New("signature does not verify")
+			}
+		case *rsa.PublicKey:
+			err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig)
+		}
+	}
+	if !step("sign and verify", t0, err) {
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "UKEY 工作正常 / the UKEY works")
+	return exitOK
+}
+
+// selfTestCert issues a certificate for the CSR's key from a CA that
+// exists only in memory for this test.
+func selfTestCert(csrDER []byte) ([]byte, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, err
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("the CSR signed on the UKEY does not verify: %w", err)
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "CertDesk self-test CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	sn, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	tmpl := &x509.Certificate{SerialNumber: sn, Subject: csr.Subject, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	return x509.CreateCertificate(rand.Reader, tmpl, ca, csr.PublicKey, caKey)
+}
