@@ -17,24 +17,26 @@ const EnvModule = "CERTDESK_PKCS11_MODULE"
 
 // VendorModule is a PKCS#11 module that Chinese CAs ship with their UKEYs.
 type VendorModule struct {
-	File   string // DLL name, looked up in System32 and the vendor's folder
+	File   string // DLL name
 	Vendor string
-	// Confirmed: the name was seen in public sources (driver packages, CA
-	// installation guides, OpenSC/p11-kit issue threads). Unconfirmed names
-	// come from CA support pages and may differ between driver versions.
+	// Dirs are folders under System32 or Program Files where the vendor's
+	// installer puts it besides System32 itself.
+	Dirs []string
+	// Confirmed: the name (and folders) were seen in public code that loads
+	// the module (searched 2026-11-25). Note that many Chinese UKEYs, e.g.
+	// Longmai GM3000, ship only an SKF (GM/T 0016) DLL, which is not PKCS#11:
+	// those need an SKF bridge, not listed here.
 	Confirmed bool
 }
 
 // WindowsModules are the DLLs looked for on Windows, most common first.
 var WindowsModules = []VendorModule{
-	{"opensc-pkcs11.dll", "OpenSC", true},
-	{"eps2003csp11.dll", "Feitian ePass2003", true},
-	{"ShuttleCsp11_3003.dll", "Feitian ePass3003", true},
-	{"WDPKCS.dll", "Watchdata (握奇)", true},
-	{"gm3000_pkcs11.dll", "Longmai mToken GM3000 (龙脉)", false},
-	{"HaiTai_PKCS11.dll", "Haitai (海泰方圆)", false},
-	{"SKFAPI20079.dll", "CFCA / Jit (SKF bridge)", false},
-	{"eTPKCS11.dll", "SafeNet eToken", true},
+	{"opensc-pkcs11.dll", "OpenSC", []string{`OpenSC Project\OpenSC\pkcs11`}, true},
+	{"eps2003csp11.dll", "Feitian ePass2003 (EnterSafe)", nil, true},
+	{"ShuttleCsp11_3003.dll", "Feitian ePass3003", nil, true},
+	{"WDPKCS.dll", "Watchdata (握奇)", []string{`Watchdata\Watchdata Brazil CSP v1.0`}, true},
+	{"eTPKCS11.dll", "SafeNet eToken", nil, true},
+	{"SignatureP11.dll", "Watchdata ProxKey", nil, true},
 }
 
 // LinuxModules are looked for on Linux (tests and support machines).
@@ -63,8 +65,15 @@ func Candidates(explicit, goos string, systemRoot string, programFiles []string)
 		for _, m := range WindowsModules {
 			if systemRoot != "" {
 				out = append(out, systemRoot+`\System32\`+m.File)
+				for _, d := range m.Dirs {
+					out = append(out, systemRoot+`\System32\`+d+`\`+m.File)
+				}
 			}
 			for _, pf := range programFiles {
+				for _, d := range m.Dirs {
+					out = append(out, pf+`\`+d+`\`+m.File)
+				}
+				// Any vendor folder one level down (…\Feitian\x.dll).
 				matches, _ := filepath.Glob(filepath.Join(pf, "*", m.File))
 				out = append(out, matches...)
 			}

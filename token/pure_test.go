@@ -50,7 +50,8 @@ func TestCandidates(t *testing.T) {
 		t.Fatalf("explicit and env first: %v", c[:2])
 	}
 	joined := strings.Join(c, "\n")
-	if !strings.Contains(joined, `C:\Windows\System32\opensc-pkcs11.dll`) || !strings.Contains(joined, filepath.Join(vendorDir, "eps2003csp11.dll")) {
+	if !strings.Contains(joined, `C:\Windows\System32\opensc-pkcs11.dll`) || !strings.Contains(joined, filepath.Join(vendorDir, "eps2003csp11.dll")) ||
+		!strings.Contains(joined, pf+`\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll`) {
 		t.Fatalf("windows candidates: %v", c)
 	}
 	if got, err := Find([]string{"/no/such", filepath.Join(vendorDir, "eps2003csp11.dll")}); err != nil || !strings.HasSuffix(got, "eps2003csp11.dll") {
