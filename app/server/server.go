@@ -61,6 +61,8 @@ type Config struct {
 	// CAKeyType is the issuing CA's key type when the CA is created:
 	// "rsa2048" (default) or "p256".
 	CAKeyType string
+	// HSM, when set, holds the issuing CA's key in a PKCS#11 HSM.
+	HSM *HSMConfig
 	// DevProviders turns on the development face-ID provider and payment
 	// sandbox (the embedded server's default; never for a real CA).
 	DevProviders bool
@@ -77,22 +79,30 @@ type Server struct {
 	// Sandbox is the payment sandbox when DevProviders is on.
 	Sandbox *devprov.Sandbox
 
-	http   *http.Server
-	cancel context.CancelFunc
-	done   chan struct{}
+	http     *http.Server
+	closeHSM func()
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // Open builds the parts without listening, for the staff commands that
-// work on the database directly.
+// work on the database directly (short-lived: an HSM session opened here
+// ends with the process).
 func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, error) {
+	st, svc, _, err := openParts(ctx, cfg)
+	return st, svc, err
+}
+
+// openParts is Open, also returning what must be closed besides the store.
+func openParts(ctx context.Context, cfg Config) (*store.Store, *service.Service, func(), error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	if cfg.DataDir == "" {
-		return nil, nil, errors.New("server: no data directory")
+		return nil, nil, nil, errors.New("server: no data directory")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("data directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
 	}
 	dsn := cfg.DSN
 	if dsn == "" {
@@ -100,18 +110,18 @@ func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, erro
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "files"))
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sc := cfg.Service
 	sc.Log = cfg.Log
 	if sc.Secret, err = loadSecret(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.CAPassphrase == "" {
 		cfg.Log.Warn("CA keys are protected by the DEVELOPMENT passphrase: set a real one for a CA (certdesk-server serve --ca-passphrase-file)")
@@ -120,11 +130,23 @@ func Open(ctx context.Context, cfg Config) (*store.Store, *service.Service, erro
 	if cfg.PublicURL != "" {
 		crlURL = strings.TrimRight(cfg.PublicURL, "/") + api.Prefix + api.PathCRL
 	}
-	if sc.CA, err = ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), Passphrase: []byte(cfg.CAPassphrase), CRLURL: crlURL, Now: sc.Now, KeyType: cfg.CAKeyType, Validity: cfg.CertValidity}); err != nil {
-		st.Close()
-		return nil, nil, err
+	caCfg := ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), Passphrase: []byte(cfg.CAPassphrase), CRLURL: crlURL, Now: sc.Now, KeyType: cfg.CAKeyType, Validity: cfg.CertValidity}
+	closeHSM := func() {}
+	if cfg.HSM != nil {
+		h, err := openHSM(*cfg.HSM)
+		if err != nil {
+			st.Close()
+			return nil, nil, nil, err
+		}
+		caCfg.Signer = h
+		closeHSM = func() { h.Close() }
 	}
-	return st, service.New(st, blobs, sc), nil
+	if sc.CA, err = ca.Open(caCfg); err != nil {
+		closeHSM()
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, service.New(st, blobs, sc), closeHSM, nil
 }
 
 // loadSecret reads the server's MAC key, making it on first start.
@@ -203,11 +225,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		cfg.Service.Pay = sandbox
 	}
-	st, svc, err := Open(ctx, cfg)
+	st, svc, closeHSM, err := openParts(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
+	s.closeHSM = closeHSM
 	h := httpapi.New(svc, cfg.Log)
 	h.TrustProxy = cfg.TrustProxy
 	if sandbox != nil {
@@ -251,6 +274,7 @@ func (s *Server) Close() error {
 	if cerr := s.Store.Close(); err == nil {
 		err = cerr
 	}
+	s.closeHSM()
 	return err
 }
 

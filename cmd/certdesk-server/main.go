@@ -25,12 +25,14 @@ import (
 	"certdesk/app/server"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
+	"certdesk/token"
 )
 
 const usage = `certdesk-server — CertDesk enrollment server
 
   certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy]
                        [--ca-passphrase-file F] [--public-url URL] [--dev-providers]
+                       [--ca-pkcs11-module M --ca-token LABEL --ca-pin-file F]   (issuing CA key in an HSM)
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
   certdesk-server review revoke ID --reason-code N [--reason TEXT]   (1 key compromise, 4 superseded, 5 ceased)
   certdesk-server payment confirm ID [--reason "bank slip no."]
@@ -128,6 +130,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	dev := fs.Bool("dev-providers", false, "development face-ID and payment sandbox (never for a real CA)")
 	validityDays := fs.Int("validity-days", 365, "validity of issued certificates, in days")
 	keyType := fs.String("ca-key-type", "rsa2048", "issuing CA key type when the CA is created: rsa2048 or p256")
+	hsmModule := fs.String("ca-pkcs11-module", "", "PKCS#11 module of the HSM holding the issuing CA key")
+	hsmToken := fs.String("ca-token", "", "HSM token label or serial")
+	hsmPINFile := fs.String("ca-pin-file", "", "file holding the HSM user PIN")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
@@ -142,7 +147,15 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		pass = strings.TrimRight(string(b), "\r\n")
 	}
-	s, err := server.Start(ctx, server.Config{Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+	var hsm *server.HSMConfig
+	if *hsmModule != "" {
+		pin, err := os.ReadFile(*hsmPINFile)
+		if err != nil {
+			return usageError("--ca-pkcs11-module needs --ca-pin-file: " + err.Error())
+		}
+		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
+	}
+	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustProxy: *proxy, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType})
 	if err != nil {

@@ -39,6 +39,10 @@ type Config struct {
 	CRLURL     string // CRL distribution point written into issued certificates
 	Validity   time.Duration
 	Now        func() time.Time
+	// Signer, when set, is the issuing CA's key held in an HSM (through
+	// the token package): the CA is created around it and no issuing key
+	// file is written. It must be given again at every start.
+	Signer crypto.Signer
 	// KeyType of the issuing CA, chosen at creation: "rsa2048" (the
 	// default: every UKEY middleware and old Windows CSP verifies it) or
 	// "p256".
@@ -90,7 +94,12 @@ func Open(cfg Config) (*CA, error) {
 	if c.issuer, err = readCert(c.path("issuing.crt")); err != nil {
 		return nil, err
 	}
-	if c.key, err = c.readKey("issuing.key"); err != nil {
+	if cfg.Signer != nil {
+		c.key = cfg.Signer
+		if !samePublic(cfg.Signer.Public(), c.issuer.PublicKey) {
+			return nil, fmt.Errorf("the HSM key is not the issuing CA's key (issuing.crt in %s belongs to another key)", cfg.Dir)
+		}
+	} else if c.key, err = c.readKey("issuing.key"); err != nil {
 		return nil, err
 	}
 	if err := c.issuer.CheckSignatureFrom(c.root); err != nil {
@@ -135,10 +144,12 @@ func (c *CA) create() error {
 	}
 	root, _ := x509.ParseCertificate(rootDER)
 	var issKey crypto.Signer
-	switch c.cfg.KeyType {
-	case "p256":
+	switch {
+	case c.cfg.Signer != nil:
+		issKey = c.cfg.Signer
+	case c.cfg.KeyType == "p256":
 		issKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "", "rsa2048":
+	case c.cfg.KeyType == "" || c.cfg.KeyType == "rsa2048":
 		issKey, err = rsa.GenerateKey(rand.Reader, 2048)
 	default:
 		return fmt.Errorf("unknown CA key type %q (rsa2048 or p256)", c.cfg.KeyType)
@@ -162,7 +173,11 @@ func (c *CA) create() error {
 	if err != nil {
 		return err
 	}
-	for name, key := range map[string]crypto.Signer{"root.key": rootKey, "issuing.key": issKey} {
+	keys := map[string]crypto.Signer{"root.key": rootKey}
+	if c.cfg.Signer == nil {
+		keys["issuing.key"] = issKey
+	}
+	for name, key := range keys {
 		if err := c.writeKey(name, key); err != nil {
 			return err
 		}
@@ -346,4 +361,9 @@ func (c *CA) CRL(revoked []Revoked, number int64) ([]byte, error) {
 		NextUpdate:                now.Add(24 * time.Hour),
 		RevokedCertificateEntries: entries,
 	}, c.issuer, c.key)
+}
+
+func samePublic(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }
