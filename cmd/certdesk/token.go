@@ -32,6 +32,7 @@ const tokenUsage = `用法 / usage:
   certdesk token test [--module PATH] [--token SERIAL] [--key p256|rsa2048]
                       PIN 从标准输入读取 / PIN read from stdin: login, key generation, CSR,
                       certificate install and read-back, sign/verify, then clean up
+                      (--keep leaves the test key and certificate for inspection)
 `
 
 func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -45,6 +46,7 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	asJSON := fs.Bool("json", false, "JSON output")
 	serial := fs.String("token", "", "token serial (or label) to use")
 	keyType := fs.String("key", "", "key type for the test: p256 or rsa2048 (default: what the token supports)")
+	keep := fs.Bool("keep", false, "leave the test key and certificate on the token, to inspect them with other tools")
 	if _, err := cliargs.Parse(fs, args[1:]); err != nil {
 		return exitUsage
 	}
@@ -52,7 +54,7 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "list":
 		return tokenList(*module, *asJSON, stdout, stderr)
 	case "test":
-		return tokenTest(*module, *serial, token.KeyType(*keyType), stdin, stdout, stderr)
+		return tokenTest(*module, *serial, token.KeyType(*keyType), *keep, stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, tokenUsage)
 	return exitUsage
@@ -208,7 +210,7 @@ func readPIN(stdin io.Reader) ([]byte, error) {
 // server. It logs in, generates a key, signs a CSR, installs a certificate
 // issued from it by a throwaway in-memory CA, reads it back, signs and
 // verifies, then removes what it made.
-func tokenTest(explicit, which string, kt token.KeyType, stdin io.Reader, stdout, stderr io.Writer) int {
+func tokenTest(explicit, which string, kt token.KeyType, keep bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	step := func(name string, start time.Time, err error) bool {
 		if err != nil {
 			fmt.Fprintf(stdout, "✗ %-22s %v\n", name, err)
@@ -259,7 +261,11 @@ func tokenTest(explicit, which string, kt token.KeyType, stdin io.Reader, stdout
 	if !step("generate key", t0, err) {
 		return exitFail
 	}
-	defer k.Destroy()
+	if keep {
+		fmt.Fprintf(stdout, "  key and certificate kept: label %s, id %x\n", k.Label, k.ID)
+	} else {
+		defer k.Destroy()
+	}
 	t0 = time.Now()
 	csrDER, err := k.CSR("CertDesk self-test")
 	if !step("sign CSR", t0, err) {
