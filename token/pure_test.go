@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/miekg/pkcs11"
 )
 
 // minimalPE writes the smallest file debug/pe accepts: a DOS stub
@@ -64,3 +66,31 @@ func TestCandidates(t *testing.T) {
 		t.Fatalf("linux candidates: %v", l)
 	}
 }
+
+// SoftHSM never sets "final try" or "locked" (see TestWrongPINOnSoftHSM),
+// so the decision taken on them is tested here on its own.
+func TestBeforeLogin(t *testing.T) {
+	tests := []struct {
+		f        Flags
+		finalTry bool
+		want     error
+	}{
+		{Flags{}, false, nil},
+		{Flags{PINCountLow: true}, false, nil},
+		{Flags{PINFinalTry: true}, false, ErrPINFinalTry},
+		{Flags{PINFinalTry: true}, true, nil},
+		{Flags{PINLocked: true}, true, ErrPINLocked},
+	}
+	for _, tt := range tests {
+		if err := beforeLogin(tt.f, tt.finalTry); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("beforeLogin(%+v, %v) = %v, want %v", tt.f, tt.finalTry, err, tt.want)
+		}
+	}
+	for code, want := range map[uint]error{0x32: ErrTokenRemoved, 0xE0: ErrTokenRemoved, 0xB3: ErrSessionGone, 0xA0: ErrWrongPIN, 0xA4: ErrPINLocked, 0xA3: ErrPINExpired, 0x101: ErrNotLoggedIn} {
+		if err := mapErr("op", pkcs11Error(code)); !errors.Is(err, want) {
+			t.Errorf("code 0x%X: %v, want %v", code, err, want)
+		}
+	}
+}
+
+func pkcs11Error(code uint) error { return pkcs11.Error(code) }

@@ -213,11 +213,8 @@ func (s *Session) Flags() (Flags, error) {
 func (s *Session) Login(pin []byte, finalTry bool) error {
 	defer clear(pin)
 	if f, err := s.Flags(); err == nil {
-		switch {
-		case f.PINLocked:
-			return fmt.Errorf("login: %w", ErrPINLocked)
-		case f.PINFinalTry && !finalTry:
-			return fmt.Errorf("login: %w", ErrPINFinalTry)
+		if err := beforeLogin(f, finalTry); err != nil {
+			return err
 		}
 	}
 	s.m.mu.Lock()
@@ -240,6 +237,19 @@ func (s *Session) Login(pin []byte, finalTry bool) error {
 		return pe
 	}
 	return mapErr("login", err)
+}
+
+// beforeLogin decides from the token's flags whether a login may be
+// attempted at all: never on a locked PIN, and on the final try only when
+// the user chose to spend it.
+func beforeLogin(f Flags, finalTry bool) error {
+	switch {
+	case f.PINLocked:
+		return fmt.Errorf("login: %w", ErrPINLocked)
+	case f.PINFinalTry && !finalTry:
+		return fmt.Errorf("login: %w", ErrPINFinalTry)
+	}
+	return nil
 }
 
 func bytesString(b []byte) string {
