@@ -297,8 +297,25 @@ type Profile struct {
 // the unified social credit code in organisation certificates.
 var OIDOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
 
+// Issued is a freshly signed certificate: its DER and the fields the
+// enrollment server records, without parsing the DER back.
+type Issued struct {
+	DER                 []byte
+	Serial              *big.Int
+	NotBefore, NotAfter time.Time
+}
+
 // Issue signs a certificate for the CSR's key with the profile's subject.
 func (c *CA) Issue(csr *x509.CertificateRequest, p Profile) (*x509.Certificate, error) {
+	is, err := c.IssueDER(csr, p)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(is.DER)
+}
+
+// IssueDER is Issue without parsing the result (the server's hot path).
+func (c *CA) IssueDER(csr *x509.CertificateRequest, p Profile) (*Issued, error) {
 	sn, err := randSerial()
 	if err != nil {
 		return nil, err
@@ -324,7 +341,7 @@ func (c *CA) Issue(csr *x509.CertificateRequest, p Profile) (*x509.Certificate, 
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
-	return x509.ParseCertificate(der)
+	return &Issued{DER: der, Serial: sn, NotBefore: tmpl.NotBefore, NotAfter: tmpl.NotAfter}, nil
 }
 
 // Verify checks that cert chains to this CA and is valid now.

@@ -119,30 +119,29 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 	if cn := csr.Subject.CommonName; cn != "" && cn != prof.Subject.CommonName {
 		return nil, certError("证书请求中的名称与申请不符", "The name in the certificate request differs from the application")
 	}
-	cert, err := s.cfg.CA.Issue(csr, prof)
+	cert, err := s.cfg.CA.IssueDER(csr, prof)
 	if err != nil {
 		return nil, s.internal(ctx, "issue", err)
 	}
-	rec := &store.Certificate{Serial: cert.SerialNumber.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.Raw,
+	rec := &store.Certificate{Serial: cert.Serial.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.DER,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now()}
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := tx.Application(ctx, appID)
-		if err != nil {
-			return err
-		}
-		if cur.State != apply.StateApproved {
-			return errRaced
-		}
+		// The application as read before signing: the version check in
+		// SaveApplication proves nobody changed it since, so it is not
+		// read again.
+		cur := *a
 		if err := tx.AddCertificate(ctx, rec); err != nil {
 			return err
 		}
 		if err := tx.UseCode(ctx, appID, keyID); err != nil {
 			return err
 		}
-		if err := s.step(ctx, tx, cur, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial); err != nil {
+		if err := s.step(ctx, tx, &cur, apply.EvIssue, apply.ActorSystem, "system", "serial "+rec.Serial); errors.Is(err, store.ErrStale) {
+			return errRaced // not retried: the application changed under us
+		} else if err != nil {
 			return err
 		}
-		return s.supersede(ctx, tx, cur)
+		return s.supersede(ctx, tx, &cur)
 	})
 	var ce *store.ConflictError
 	switch {
