@@ -208,6 +208,15 @@ func (s *Service) bundle(c *store.Certificate) *api.CertificateBundle {
 // Revoke revokes an application's certificate (staff), with an RFC 5280
 // reason code; the next CRL lists it and UKEY login refuses it.
 func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason int, note string) (*api.Application, error) {
+	return s.staffStep(ctx, p, appID, apply.EvRevoke, note, func(tx *store.Tx, a *store.Application) error {
+		_, err := tx.RevokeCertificates(ctx, appID, reason, s.now())
+		return err
+	})
+}
+
+// staffStep takes a staff step on any application and runs then in the
+// same transaction.
+func (s *Service) staffStep(ctx context.Context, p Principal, appID string, ev apply.Event, note string, then func(*store.Tx, *store.Application) error) (*api.Application, error) {
 	if !p.Staff() {
 		return nil, api.NewError(api.CodeForbidden)
 	}
@@ -219,14 +228,13 @@ func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason 
 		if err != nil {
 			return err
 		}
-		if err := s.step(ctx, tx, a, apply.EvRevoke, apply.ActorStaff, p.AccountID, note); err != nil {
+		if err := s.step(ctx, tx, a, ev, apply.ActorStaff, p.AccountID, note); err != nil {
 			return err
 		}
-		_, err = tx.RevokeCertificates(ctx, appID, reason, s.now())
-		return err
+		return then(tx, a)
 	})
 	if err != nil {
-		return nil, s.internal(ctx, "revoke", err)
+		return nil, s.internal(ctx, string(ev), err)
 	}
 	return s.Application(ctx, p, appID)
 }

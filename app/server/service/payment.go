@@ -277,20 +277,7 @@ func (s *Service) invoice(ctx context.Context, tx *store.Tx, a *store.Applicatio
 // ConfirmTransfer is staff confirming a bank transfer (certdesk-server
 // payment confirm).
 func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note string) (*api.Application, error) {
-	if !p.Staff() {
-		return nil, api.NewError(api.CodeForbidden)
-	}
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		a, err := tx.Application(ctx, appID)
-		if errors.Is(err, store.ErrNotFound) {
-			return api.NewError(api.CodeNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.step(ctx, tx, a, apply.EvConfirmPayment, apply.ActorStaff, p.AccountID, note); err != nil {
-			return err
-		}
+	return s.staffStep(ctx, p, appID, apply.EvConfirmPayment, note, func(tx *store.Tx, a *store.Application) error {
 		q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
 		now := s.now()
 		pay := &store.Payment{ID: "bt" + store.NewID()[:24], ApplicationID: a.ID, Method: string(api.PayBankTransfer),
@@ -300,8 +287,4 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note 
 		}
 		return tx.SavePayment(ctx, pay)
 	})
-	if err != nil {
-		return nil, s.internal(ctx, "confirm transfer", err)
-	}
-	return s.Application(ctx, p, appID)
 }
