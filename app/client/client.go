@@ -75,7 +75,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/") + api.Prefix}
 	mk := func() (*resty.Client, error) {
-		r := resty.New().SetTimeout(cfg.Timeout).SetHeader("User-Agent", "CertDesk").SetBaseURL(c.base)
+		r := resty.New().SetTimeout(cfg.Timeout).SetHeader("User-Agent", "CertDesk").SetBaseURL(c.base).
+			SetLogger(restyLog{cfg.Log})
 		if len(cfg.PinnedPEM) > 0 {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(cfg.PinnedPEM) {
@@ -205,3 +206,11 @@ func path(p string, vals ...string) string {
 	}
 	return p
 }
+
+// restyLog sends resty's own messages (retries, failures; URLs but no
+// bodies or headers) to slog at debug level: the caller reports failures.
+type restyLog struct{ l *slog.Logger }
+
+func (r restyLog) Errorf(f string, v ...any) { r.l.Debug("resty: " + fmt.Sprintf(f, v...)) }
+func (r restyLog) Warnf(f string, v ...any)  { r.l.Debug("resty: " + fmt.Sprintf(f, v...)) }
+func (r restyLog) Debugf(f string, v ...any) { r.l.Debug("resty: " + fmt.Sprintf(f, v...)) }

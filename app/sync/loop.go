@@ -1,0 +1,197 @@
+package appsync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+)
+
+// EventKind says what happened.
+type EventKind string
+
+const (
+	Online       EventKind = "online"
+	Offline      EventKind = "offline"
+	StatusChange EventKind = "status"   // an application's state changed on the server
+	DraftSent    EventKind = "draft"    // an autosaved draft reached the server
+	UploadDone   EventKind = "uploaded" // a queued material was accepted
+	UploadFailed EventKind = "upload_failed"
+	Conflict     EventKind = "conflict" // an unsent edit the server refused
+)
+
+// Event is one thing the UI should know.
+type Event struct {
+	Kind  EventKind
+	AppID string
+	State apply.State
+	Err   error
+}
+
+// Loop pushes local work to the server and pulls statuses.
+type Loop struct {
+	Store    *Store
+	Client   *client.Client
+	Log      *slog.Logger
+	Interval time.Duration // between rounds when online; default 5 s
+	MaxWait  time.Duration // the longest offline backoff; default 60 s
+	Events   chan Event    // buffered by the caller; events are dropped when full
+}
+
+func (l *Loop) emit(e Event) {
+	if l.Events == nil {
+		return
+	}
+	select {
+	case l.Events <- e:
+	default:
+	}
+}
+
+// Run syncs until ctx ends.
+func (l *Loop) Run(ctx context.Context) {
+	if l.Interval == 0 {
+		l.Interval = 5 * time.Second
+	}
+	if l.MaxWait == 0 {
+		l.MaxWait = time.Minute
+	}
+	if l.Log == nil {
+		l.Log = slog.Default()
+	}
+	online := true
+	wait := l.Interval
+	for {
+		err := l.Round(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, client.ErrNetwork):
+			if online {
+				online = false
+				l.emit(Event{Kind: Offline, Err: err})
+			}
+			wait = min(max(wait*2, time.Second), l.MaxWait)
+		default:
+			if !online {
+				online = true
+				l.emit(Event{Kind: Online})
+			}
+			wait = l.Interval
+			if err != nil {
+				l.Log.Warn("sync", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Round does one pass: drafts, uploads, statuses. A network error ends
+// the pass early (the caller backs off); other errors are per item.
+func (l *Loop) Round(ctx context.Context) error {
+	drafts, err := l.Store.dirtyDrafts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range drafts {
+		_, err := l.Client.UpdateForm(ctx, d.AppID, api.UpdateFormRequest{Form: d.Form})
+		var ae *api.Error
+		switch {
+		case errors.Is(err, client.ErrNetwork):
+			return err
+		case errors.As(err, &ae) && (ae.Code == api.CodeStateNotAllowed || ae.Code == api.CodeNotFound):
+			// The server wins for state: the edit can no longer apply.
+			l.Store.markSent(ctx, d)
+			l.emit(Event{Kind: Conflict, AppID: d.AppID, Err: err})
+		case err != nil:
+			l.Log.Warn("push draft", "app", d.AppID, "err", err)
+		default:
+			l.Store.markSent(ctx, d)
+			l.emit(Event{Kind: DraftSent, AppID: d.AppID})
+		}
+	}
+	qs, err := l.Store.queued(ctx, "queued")
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if err := l.push(ctx, q); errors.Is(err, client.ErrNetwork) {
+			return err
+		}
+	}
+	sums, err := l.Client.Applications(ctx)
+	if err != nil {
+		if errors.Is(err, client.ErrNetwork) {
+			return err
+		}
+		return nil // logged out, say: nothing to pull
+	}
+	for _, sm := range sums {
+		old, _ := l.Store.status(ctx, sm.ID)
+		if old == nil || old.State != sm.State {
+			l.Store.setStatus(ctx, Status{AppID: sm.ID, State: sm.State, Subject: sm.Subject, UpdatedAt: sm.UpdatedAt})
+			if old != nil {
+				l.emit(Event{Kind: StatusChange, AppID: sm.ID, State: sm.State})
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Loop) push(ctx context.Context, q *Queued) error {
+	data, err := l.Store.queuedData(q.ID)
+	if err != nil {
+		q.State, q.Error = "failed", "the queued copy is missing: choose the file again"
+		l.Store.setUpload(ctx, q)
+		l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
+		return nil
+	}
+	if q.UploadID == "" {
+		u, err := l.Client.StartUpload(ctx, q.AppID, q.Type, q.FileName, data, "", q.IdemKey)
+		if err != nil {
+			return l.uploadErr(ctx, q, err)
+		}
+		q.UploadID = u.ID
+		l.Store.setUpload(ctx, q)
+	}
+	u := &client.Upload{ID: q.UploadID, AppID: q.AppID, Type: q.Type, Total: int64(len(data))}
+	if _, err := l.Client.Resume(ctx, u, data, nil); err != nil {
+		return l.uploadErr(ctx, q, err)
+	}
+	q.State, q.Error = "done", ""
+	l.Store.setUpload(ctx, q)
+	os.Remove(filepath.Join(l.Store.dir, "queue", q.ID))
+	l.emit(Event{Kind: UploadDone, AppID: q.AppID})
+	return nil
+}
+
+// uploadErr keeps a queued upload for the next round on a network error,
+// and fails it on an answer (a refused material needs the user).
+func (l *Loop) uploadErr(ctx context.Context, q *Queued, err error) error {
+	if errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		q.Error = ae.MessageZH
+		for _, f := range ae.Fields {
+			q.Error += ";" + f.MessageZH
+		}
+	} else {
+		q.Error = err.Error()
+	}
+	q.State = "failed"
+	l.Store.setUpload(ctx, q)
+	l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
+	return nil
+}
