@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"certdesk/app/server"
+	appsync "certdesk/app/sync"
 )
 
 // dataDir is where CertDesk keeps its data: %AppData%\CertDesk on Windows,
@@ -50,3 +52,29 @@ func startBackend(ctx context.Context, url, dir string, log *slog.Logger) (*back
 }
 
 func (b *backend) Close() error { return b.close() }
+
+// settingServer is the local setting that remembers a standalone server.
+const settingServer = "server"
+
+// chooseServer decides which server to use: --server (remembered in the
+// local store; "embedded" forgets it), else CERTDESK_SERVER for this run,
+// else the remembered one, else "" for the embedded server.
+func chooseServer(ctx context.Context, dir, flag string) (string, error) {
+	st, err := appsync.Open(ctx, filepath.Join(dir, "local"))
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	switch {
+	case flag == "embedded":
+		return "", st.SetSetting(ctx, settingServer, "")
+	case flag != "":
+		if !strings.HasPrefix(flag, "https://") && !strings.HasPrefix(flag, "http://127.0.0.1") && !strings.HasPrefix(flag, "http://localhost") {
+			return "", fmt.Errorf("--server %q: a standalone server is reached over https:// (plain http only on this machine)", flag)
+		}
+		return flag, st.SetSetting(ctx, settingServer, flag)
+	case os.Getenv("CERTDESK_SERVER") != "":
+		return os.Getenv("CERTDESK_SERVER"), nil
+	}
+	return st.Setting(ctx, settingServer), nil
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"certdesk/ui"
 )
@@ -27,6 +28,12 @@ func main() {
 var stdin io.Reader = os.Stdin
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	serverFlag := ""
+	if len(args) >= 2 && args[0] == "--server" {
+		serverFlag, args = args[1], args[2:]
+	} else if len(args) >= 1 && strings.HasPrefix(args[0], "--server=") {
+		serverFlag, args = strings.TrimPrefix(args[0], "--server="), args[1:]
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "material":
@@ -59,7 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("data directory", "err", err)
 		return exitFail
 	}
-	be, err := startBackend(ctx, os.Getenv("CERTDESK_SERVER"), dir, log)
+	url, err := chooseServer(ctx, dir, serverFlag)
+	if err != nil {
+		log.Error("server setting", "err", err)
+		return exitFail
+	}
+	be, err := startBackend(ctx, url, dir, log)
 	if err != nil {
 		log.Error("server", "err", err)
 		return exitFail
@@ -75,8 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const usage = `证书助手 CertDesk
 
   certdesk                    打开图形界面,并启动内置服务器 / open the GUI with its embedded server
-                              (CERTDESK_SERVER=https://… 改用独立服务器 / use a standalone server;
-                               CERTDESK_HOME=DIR 数据目录 / data directory)
+  certdesk --server URL       改用独立服务器并记住 / use (and remember) a standalone server;
+                              --server embedded 恢复内置服务器 / back to the embedded one
+                              (CERTDESK_SERVER=URL for this run only; CERTDESK_HOME=DIR data directory)
   certdesk material check …   检查材料图片 / check material images (certdesk material help)
   certdesk material fix …     修复材料图片 / repair a material image
   certdesk token list|test    检查 UKEY / check the UKEY (certdesk token help)

@@ -130,3 +130,32 @@ func TestEmbeddedBackend(t *testing.T) {
 		t.Fatalf("standalone: %+v", ext)
 	}
 }
+
+func TestServerSetting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Setenv("CERTDESK_SERVER", "")
+	if u, err := chooseServer(ctx, dir, ""); err != nil || u != "" {
+		t.Fatalf("default: %q %v", u, err)
+	}
+	if _, err := chooseServer(ctx, dir, "http://ca.example.cn"); err == nil {
+		t.Fatal("plain http to another machine accepted")
+	}
+	if u, _ := chooseServer(ctx, dir, "https://ca.example.cn"); u != "https://ca.example.cn" {
+		t.Fatalf("flag: %q", u)
+	}
+	if u, _ := chooseServer(ctx, dir, ""); u != "https://ca.example.cn" {
+		t.Fatalf("remembered: %q", u)
+	}
+	t.Setenv("CERTDESK_SERVER", "https://other.example.cn")
+	if u, _ := chooseServer(ctx, dir, ""); u != "https://other.example.cn" {
+		t.Fatalf("env for this run: %q", u)
+	}
+	t.Setenv("CERTDESK_SERVER", "")
+	if u, _ := chooseServer(ctx, dir, "embedded"); u != "" {
+		t.Fatalf("back to embedded: %q", u)
+	}
+	if u, _ := chooseServer(ctx, dir, ""); u != "" {
+		t.Fatalf("embedded remembered: %q", u)
+	}
+}
