@@ -1,9 +1,16 @@
-// Package assets holds what CertDesk embeds: UI translations (zh-CN first,
-// English second) and, with later screens, fonts, icons and the agreement
-// text.
+// Package assets holds what CertDesk embeds: the CJK font and the UI
+// translations (zh-CN first, English second); icons and the agreement text
+// come with the later screens.
 package assets
 
 import "embed"
+
+// CJKFont is Noto Sans CJK SC, subset to what CertDesk shows (see
+// fonts/README.md): embedded so that no Chinese character is ever a box,
+// whatever fonts the Windows PC has.
+//
+//go:embed fonts/NotoSansSC-CertDesk.otf
+var CJKFont []byte
 
 // Translations are Fyne lang files, one per locale.
 //

@@ -69,6 +69,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Lang = SystemLang()
 	}
 	a := fyneapp.NewWithID(AppID)
+	a.Settings().SetTheme(NewTheme())
 	w := a.NewWindow(T("app.title"))
 	c := NewChecker(w, opts.Lang, opts.Log)
 	w.SetContent(container.NewBorder(nil, statusBar(opts), nil, nil, c.Content()))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -90,3 +91,5 @@ func TestCheckerUnfixable(t *testing.T) {
 		t.Fatalf("truncated file: fix hidden=%v details=%q", e.fixBtn.Hidden, e.details.Text)
 	}
 }
+
+var testNowUI = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
