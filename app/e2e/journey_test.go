@@ -162,6 +162,43 @@ func (w *world) identity(ctx context.Context, appID, name, id string) {
 	}
 }
 
+// start accepts the agreement and opens a draft.
+func (w *world) start(ctx context.Context, k apply.Kind) *api.Application {
+	w.t.Helper()
+	ag, err := w.c.Agreement(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	a, err := w.c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: k, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return a
+}
+
+// ukey plugs in the applicant's UKEY: module loaded, session open, PIN entered.
+func ukey(t *testing.T, tk *softhsmtest.Token) *token.Session {
+	t.Helper()
+	m, err := token.Load(tk.ModulePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	tok, err := m.Find("", tk.Label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := m.Open(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	if err := ts.Login([]byte(tk.PIN), false); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
 // enrol makes the key on the UKEY, downloads and installs the certificate.
 func enrol(t *testing.T, ctx context.Context, c *client.Client, s *token.Session, appID, code string) *token.Key {
 	t.Helper()
@@ -200,11 +237,7 @@ func TestOrganisationJourney(t *testing.T) {
 	w.sess.Set(w.srv.URL, s.Token)
 
 	// Agreement, then the form: a field error first, then fixed.
-	ag, _ := w.c.Agreement(ctx)
-	a, err := w.c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := w.start(ctx, apply.KindOrg)
 	form := apply.Values{apply.FUsername: "e2eorg", apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y44",
 		apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号", apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident",
 		apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000", apply.FHandlerEmail: "wang@example.com",
@@ -264,17 +297,7 @@ func TestOrganisationJourney(t *testing.T) {
 	w.staffCmd("review", "approve", a.ID)
 	code := w.codeFromOutbox(a.ID)
 
-	m, err := token.Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, _ := m.Find("", tk.Label)
-	ts, _ := m.Open(tok)
-	defer ts.Close()
-	if err := ts.Login([]byte(tk.PIN), false); err != nil {
-		t.Fatal(err)
-	}
+	ts := ukey(t, tk)
 	k := enrol(t, ctx, w.c, ts, a.ID, code)
 	if got, _ := w.c.Application(ctx, a.ID); got.State != apply.StateIssued {
 		t.Fatalf("after download: %s", got.State)
@@ -320,11 +343,7 @@ func TestPersonalJourneyByBankTransfer(t *testing.T) {
 	if _, err := w.c.Login(ctx, api.LoginRequest{Login: "13900139000", Password: "Zh3ngShu!2026"}); err != nil {
 		t.Fatal(err)
 	}
-	ag, _ := w.c.Agreement(ctx)
-	a, err := w.c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindPersonal, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := w.start(ctx, apply.KindPersonal)
 	form := apply.Values{apply.FUsername: "e2eper", apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
 		apply.FApplicantID: "11010519491231002X", apply.FApplicantMobile: "13900139000", apply.FApplicantEmail: "li@example.cn",
 		apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43", apply.FHandlerSame: "true",
@@ -346,15 +365,7 @@ func TestPersonalJourneyByBankTransfer(t *testing.T) {
 	}
 	w.staffCmd("payment", "confirm", a.ID, "--reason", "工行回单 0042")
 	w.staffCmd("review", "approve", a.ID)
-	m, err := token.Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tok, _ := m.Find("", tk.Label)
-	ts, _ := m.Open(tok)
-	defer ts.Close()
-	ts.Login([]byte(tk.PIN), false)
+	ts := ukey(t, tk)
 	enrol(t, ctx, w.c, ts, a.ID, w.codeFromOutbox(a.ID))
 	got, _ := w.c.Application(ctx, a.ID)
 	if got.State != apply.StateIssued {

@@ -4,6 +4,8 @@
 package softhsmtest
 
 import (
+	"crypto/rand"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +44,8 @@ func New(t testing.TB, label string) *Token {
 		t.Fatal(err)
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
-	tok := &Token{Dir: dir, Conf: conf, Label: label, PIN: "123456", SOPIN: "87654321", ModulePath: Module}
+	// Random PINs: nothing in the tree is a PIN worth copying.
+	tok := &Token{Dir: dir, Conf: conf, Label: label, PIN: digits(6), SOPIN: digits(8), ModulePath: Module}
 	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", tok.PIN, "--so-pin", tok.SOPIN).CombinedOutput()
 	if err != nil {
 		t.Fatalf("softhsm2-util: %v\n%s", err, out)
@@ -64,4 +67,17 @@ func (tk *Token) Tool(t testing.TB, args ...string) string {
 		t.Fatalf("pkcs11-tool %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+func digits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, _ := rand.Int(rand.Reader, big.NewInt(10))
+		if i == 0 {
+			d, _ = rand.Int(rand.Reader, big.NewInt(9))
+			d.Add(d, big.NewInt(1)) // never all zeros: tests use 000000 as the wrong PIN
+		}
+		b[i] = byte('0' + d.Int64())
+	}
+	return string(b)
 }
