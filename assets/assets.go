@@ -12,6 +12,12 @@ import "embed"
 //go:embed fonts/NotoSansSC-CertDesk.otf
 var CJKFont []byte
 
+// PDFFont is WenQuanYi Micro Hei (TrueType), embedded and subset into the
+// printed acceptance form (see fonts/README.md).
+//
+//go:embed fonts/WQYMicroHei.ttf
+var PDFFont []byte
+
 // Translations are Fyne lang files, one per locale.
 //
 //go:embed translations/*.json
