@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -15,7 +16,10 @@ import (
 	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/widget"
 
+	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/client"
+	"certdesk/app/session"
 	"certdesk/assets"
 	_ "certdesk/ui/localeenv" // must initialise before fyne.io: see its doc
 )
@@ -34,6 +38,9 @@ type Options struct {
 	ServerURL string
 	Embedded  bool
 	DataDir   string
+	// PinnedPEM is the standalone server's certificate to trust (none for
+	// the embedded server on loopback).
+	PinnedPEM []byte
 }
 
 // LoadTranslations registers CertDesk's zh-CN and English UI strings with
@@ -57,7 +64,8 @@ func SystemLang() apply.Lang {
 // T looks a UI string up by key, with data for its template.
 func T(key string, data ...any) string { return lang.X(key, key, data...) }
 
-// Run opens the main window and blocks until it is closed.
+// Run opens the main window and blocks until it is closed: the start
+// screen, or the user center when a stored session is still valid.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -71,16 +79,94 @@ func Run(ctx context.Context, opts Options) error {
 	a := fyneapp.NewWithID(AppID)
 	a.Settings().SetTheme(NewTheme())
 	w := a.NewWindow(T("app.title"))
-	c := NewChecker(w, opts.Lang, opts.Log)
-	w.SetContent(container.NewBorder(nil, statusBar(opts), nil, nil, c.Content()))
-	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { c.AddURIs(uris) })
-	w.Resize(fyne.NewSize(900, 640))
+	c, err := client.New(client.Config{BaseURL: opts.ServerURL, PinnedPEM: opts.PinnedPEM, Log: opts.Log})
+	if err != nil {
+		return err
+	}
+	sessions := session.Open(filepath.Join(opts.DataDir, "session"), opts.Log)
+	shell := NewShell(w, c, sessions, opts)
+	w.SetContent(shell.Content())
+	w.Resize(fyne.NewSize(960, 680))
+	shell.Start()
 	go func() {
 		<-ctx.Done()
 		fyne.Do(a.Quit)
 	}()
 	w.ShowAndRun()
 	return nil
+}
+
+// Shell switches between the start screen and the user center.
+type Shell struct {
+	w        fyne.Window
+	c        *client.Client
+	sessions session.Store
+	opts     Options
+	root     *fyne.Container
+	checker  *Checker
+}
+
+// NewShell builds the window's content holder.
+func NewShell(w fyne.Window, c *client.Client, sessions session.Store, opts Options) *Shell {
+	s := &Shell{w: w, c: c, sessions: sessions, opts: opts}
+	s.checker = NewChecker(w, opts.Lang, opts.Log)
+	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { s.checker.AddURIs(uris) })
+	s.root = container.NewStack()
+	return s
+}
+
+// Content is the window's content.
+func (s *Shell) Content() fyne.CanvasObject {
+	return container.NewBorder(nil, statusBar(s.opts), nil, nil, s.root)
+}
+
+// Start shows the user center when the stored session still works, the
+// start screen otherwise.
+func (s *Shell) Start() {
+	tok, err := s.sessions.Get(s.opts.ServerURL)
+	if err != nil || tok == "" {
+		s.showLogin()
+		return
+	}
+	s.c.SetToken(tok)
+	go func() {
+		_, err := s.c.Me(context.Background())
+		fyne.Do(func() {
+			if err != nil {
+				s.c.SetToken("")
+				s.showLogin()
+				return
+			}
+			s.showCenter()
+		})
+	}()
+}
+
+func (s *Shell) show(o fyne.CanvasObject) {
+	s.root.Objects = []fyne.CanvasObject{o}
+	s.root.Refresh()
+}
+
+func (s *Shell) showLogin() {
+	l := NewLogin(s.c, s.opts.Lang, s.opts.Log, "", func(sess *api.Session) {
+		if err := s.sessions.Set(s.opts.ServerURL, sess.Token); err != nil {
+			s.opts.Log.Warn("keep session", "err", err)
+		}
+		s.showCenter()
+	})
+	s.show(container.NewAppTabs(
+		container.NewTabItem(T("app.title"), l.Content()),
+		container.NewTabItem(T("checker.tab"), s.checker.Content()),
+	))
+}
+
+func (s *Shell) showCenter() {
+	c := NewCenter(s.c, s.opts.Lang, func() {
+		s.sessions.Delete(s.opts.ServerURL)
+		s.showLogin()
+	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	s.show(c.Content())
+	c.Refresh()
 }
 
 // statusBar says which server CertDesk talks to.

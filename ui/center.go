@@ -1,0 +1,109 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+)
+
+// Center is the user center (用户中心): the applicant's applications
+// with their state and the next thing to do, and each one's history.
+type Center struct {
+	c        *client.Client
+	lang     apply.Lang
+	onLogout func()
+
+	apps    []api.Summary
+	list    *widget.List
+	detail  *widget.Label
+	status  *widget.Label
+	content fyne.CanvasObject
+	loaded  chan struct{} // receives after each refresh, for tests
+}
+
+// NewCenter builds the user center; extra are further tabs (the material
+// checker).
+func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*container.TabItem) *Center {
+	s := &Center{c: c, lang: l, onLogout: onLogout}
+	s.status = widget.NewLabel("")
+	s.detail = widget.NewLabel(T("center.pick"))
+	s.detail.Wrapping = fyne.TextWrapWord
+	s.list = widget.NewList(
+		func() int { return len(s.apps) },
+		func() fyne.CanvasObject { return widget.NewLabel("") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			a := s.apps[i]
+			subject := a.Subject
+			if subject == "" {
+				subject = T("center.untitled")
+			}
+			o.(*widget.Label).SetText(fmt.Sprintf("%s · %s · %s\n  → %s", a.Kind.Label(l), subject, a.State.Label(l), a.NextAction.In(l)))
+		})
+	s.list.OnSelected = func(i widget.ListItemID) { s.show(s.apps[i].ID) }
+	refresh := widget.NewButton(T("center.refresh"), s.Refresh)
+	logout := widget.NewButton(T("center.logout"), func() {
+		go func() {
+			s.c.Logout(context.Background())
+			fyne.Do(s.onLogout)
+		}()
+	})
+	mine := container.NewBorder(container.NewHBox(widget.NewLabelWithStyle(T("center.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), refresh, logout),
+		s.status, nil, nil, container.NewHSplit(s.list, container.NewVScroll(s.detail)))
+	tabs := container.NewAppTabs(append([]*container.TabItem{container.NewTabItem(T("center.tab"), mine)}, extra...)...)
+	s.content = tabs
+	return s
+}
+
+// Content is the screen's root object.
+func (s *Center) Content() fyne.CanvasObject { return s.content }
+
+// Refresh reloads the list from the server.
+func (s *Center) Refresh() {
+	s.status.SetText(T("center.loading"))
+	go func() {
+		apps, err := s.c.Applications(context.Background())
+		fyne.Do(func() {
+			if err != nil {
+				s.status.SetText(explain(err, s.lang))
+			} else {
+				s.apps = apps
+				s.status.SetText(T("center.count", map[string]any{"N": len(apps)}))
+				s.list.Refresh()
+			}
+			if s.loaded != nil {
+				s.loaded <- struct{}{}
+			}
+		})
+	}()
+}
+
+func (s *Center) show(id string) {
+	go func() {
+		a, err := s.c.Application(context.Background(), id)
+		fyne.Do(func() {
+			if err != nil {
+				s.detail.SetText(explain(err, s.lang))
+				return
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s · %s\n%s\n\n", a.Kind.Label(s.lang), a.State.Label(s.lang), a.NextAction.In(s.lang))
+			if a.RejectReason != "" {
+				fmt.Fprintf(&b, "%s: %s\n\n", T("center.reason"), a.RejectReason)
+			}
+			fmt.Fprintf(&b, "%s: %s %s\n\n", T("center.fee"), apply.FormatFen(a.Fee.TotalFen), a.Fee.Currency)
+			b.WriteString(T("center.history") + ":\n")
+			for _, h := range a.History {
+				fmt.Fprintf(&b, "  %s  %s\n", h.At.Local().Format("2006-01-02 15:04"), h.To.Label(s.lang))
+			}
+			s.detail.SetText(b.String())
+		})
+	}()
+}

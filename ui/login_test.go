@@ -1,0 +1,142 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/test"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+	"certdesk/app/server"
+	"certdesk/app/server/auth"
+	"certdesk/app/server/service"
+	"certdesk/app/session"
+)
+
+func wait(t *testing.T, ch chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the screen did not finish its call")
+	}
+}
+
+// Register, a wrong password, a login: against the real server, through
+// the screens, with the errors under the fields in Chinese.
+func TestLoginScreenAndCenter(t *testing.T) {
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
+		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
+	done := make(chan struct{}, 1)
+	var loggedIn bool
+	l := NewLogin(c, apply.ZH, log, "", func(*api.Session) { loggedIn = true })
+	l.busy = done
+
+	// Registration with a weak password: the policy's words appear.
+	test.Type(l.regMobile, "13800138000")
+	test.Type(l.regPass, "abc")
+	test.Type(l.regPass2, "abc")
+	test.Tap(l.regBtn)
+	wait(t, done)
+	if !strings.Contains(l.regErr.Text, "密码至少 8 位") {
+		t.Fatalf("registration error: %q", l.regErr.Text)
+	}
+	l.regPass.SetText("Zh3ngShu!2026")
+	l.regPass2.SetText("Zh3ngShu!2026")
+	test.Tap(l.regBtn)
+	wait(t, done)
+	if l.loginName.Text != "13800138000" || !strings.Contains(l.loginErr.Text, "注册成功") {
+		t.Fatalf("after registration: %q %q", l.loginName.Text, l.loginErr.Text)
+	}
+	// A wrong password, then the right one (Enter submits).
+	test.Type(l.password, "wrong-password")
+	test.Tap(l.loginBtn)
+	wait(t, done)
+	if !strings.Contains(l.loginErr.Text, "账号或密码不正确") {
+		t.Fatalf("wrong password: %q", l.loginErr.Text)
+	}
+	l.password.SetText("Zh3ngShu!2026")
+	l.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	wait(t, done)
+	if !loggedIn {
+		t.Fatal("not logged in")
+	}
+
+	// The user center lists the applications with state and next action.
+	ag, _ := c.Agreement(context.Background())
+	c.CreateApplication(context.Background(), api.CreateApplicationRequest{Kind: apply.KindOrg,
+		Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
+	center := NewCenter(c, apply.ZH, func() {})
+	center.loaded = done
+	center.Refresh()
+	wait(t, done)
+	if len(center.apps) != 1 || !strings.Contains(center.status.Text, "共 1 条申请") {
+		t.Fatalf("center: %d %q", len(center.apps), center.status.Text)
+	}
+}
+
+// A stored session that still works opens the user center; a stale one
+// (logged out elsewhere) falls back to the start screen.
+func TestShellResumesTheStoredSession(t *testing.T) {
+	a := test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
+		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(context.Background(), api.RegisterRequest{Mobile: "13900139000", Password: "Zh3ngShu!2026"})
+	sess, err := c.Login(context.Background(), api.LoginRequest{Login: "13900139000", Password: "Zh3ngShu!2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &session.File{Dir: t.TempDir()}
+	store.Set(srv.URL, sess.Token)
+	opts := Options{Log: log, Lang: apply.ZH, ServerURL: srv.URL}
+	w := a.NewWindow("t")
+	fresh, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	shell := NewShell(w, fresh, store, opts)
+	w.SetContent(shell.Content())
+	shell.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(shell.root.Objects) == 1 {
+			if tabs, ok := shell.root.Objects[0].(*container.AppTabs); ok && tabs.Items[0].Text == "我的申请" {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tabs, ok := shell.root.Objects[0].(*container.AppTabs)
+	if !ok || tabs.Items[0].Text != "我的申请" {
+		t.Fatal("a valid stored session did not open the user center")
+	}
+	// Logged out elsewhere: the stored token is stale.
+	c.Logout(context.Background())
+	shell2 := NewShell(w, fresh, store, opts)
+	shell2.Start()
+	time.Sleep(300 * time.Millisecond)
+	tabs, _ = shell2.root.Objects[0].(*container.AppTabs)
+	if tabs == nil || tabs.Items[0].Text != "证书助手" {
+		t.Fatalf("stale session: %+v", tabs)
+	}
+}
