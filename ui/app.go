@@ -165,6 +165,9 @@ func (s *Shell) showCenter() {
 		s.sessions.Delete(s.opts.ServerURL)
 		s.showLogin()
 	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	c.OnApply = func(k apply.Kind) {
+		s.show(NewApply(s.c, s.opts.Lang, k, func(string) { s.showCenter() }).Content())
+	}
 	s.show(c.Content())
 	c.Refresh()
 }

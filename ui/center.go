@@ -20,6 +20,8 @@ type Center struct {
 	c        *client.Client
 	lang     apply.Lang
 	onLogout func()
+	// OnApply starts the apply wizard for a kind (set by the shell).
+	OnApply func(apply.Kind)
 
 	apps    []api.Summary
 	list    *widget.List
@@ -55,7 +57,10 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 			fyne.Do(s.onLogout)
 		}()
 	})
-	mine := container.NewBorder(container.NewHBox(widget.NewLabelWithStyle(T("center.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), refresh, logout),
+	applyOrg := widget.NewButton(T("center.apply.org"), func() { s.OnApply(apply.KindOrg) })
+	applyPersonal := widget.NewButton(T("center.apply.personal"), func() { s.OnApply(apply.KindPersonal) })
+	applyOrg.Importance = widget.HighImportance
+	mine := container.NewBorder(container.NewHBox(widget.NewLabelWithStyle(T("center.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), applyOrg, applyPersonal, refresh, logout),
 		s.status, nil, nil, container.NewHSplit(s.list, container.NewVScroll(s.detail)))
 	tabs := container.NewAppTabs(append([]*container.TabItem{container.NewTabItem(T("center.tab"), mine)}, extra...)...)
 	s.content = tabs

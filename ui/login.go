@@ -163,3 +163,11 @@ func (s *Login) register() {
 		s.tabs.SelectIndex(0)
 	})
 }
+
+func asAPIError(err error) *api.Error {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return nil
+}

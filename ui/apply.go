@@ -1,0 +1,268 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+)
+
+// Apply is the start of the apply wizard: the service agreement, then the
+// form — every field from app/apply's schema, required ones marked *,
+// checked when the user leaves the field with the same validators the
+// server runs, autosaved, submitted with the server's field errors shown
+// beside their fields.
+type Apply struct {
+	c      *client.Client
+	lang   apply.Lang
+	kind   apply.Kind
+	onDone func(appID string)
+
+	idemKey string
+	appID   string
+	values  apply.Values
+	fields  map[string]*formField
+	root    *fyne.Container
+	status  *widget.Label
+	submit  *widget.Button
+	calls   chan struct{} // receives after each finished server call, for tests
+}
+
+type formField struct {
+	def   apply.Field
+	box   *fyne.Container // label, input, error: hidden when inactive
+	err   *widget.Label
+	entry *leaveEntry
+	sel   *widget.Select
+	check *widget.Check
+}
+
+// leaveEntry is an Entry that reports when the user leaves it.
+type leaveEntry struct {
+	widget.Entry
+	onLeave func()
+}
+
+func newLeaveEntry(secret bool, onLeave func()) *leaveEntry {
+	e := &leaveEntry{onLeave: onLeave}
+	e.Password = secret
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// FocusLost checks the field as the user leaves it.
+func (e *leaveEntry) FocusLost() {
+	e.Entry.FocusLost()
+	if e.onLeave != nil {
+		e.onLeave()
+	}
+}
+
+// NewApply starts an application of kind k.
+func NewApply(c *client.Client, l apply.Lang, k apply.Kind, onDone func(appID string)) *Apply {
+	s := &Apply{c: c, lang: l, kind: k, onDone: onDone, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	s.root = container.NewStack(widget.NewLabel(T("center.loading")))
+	go func() {
+		ag, err := c.Agreement(context.Background())
+		fyne.Do(func() {
+			if err != nil {
+				s.root.Objects = []fyne.CanvasObject{widget.NewLabel(explain(err, l))}
+				s.root.Refresh()
+			} else {
+				s.showAgreement(ag)
+			}
+			s.called()
+		})
+	}()
+	return s
+}
+
+// Content is the wizard's root object.
+func (s *Apply) Content() fyne.CanvasObject { return s.root }
+
+func (s *Apply) called() {
+	if s.calls != nil {
+		s.calls <- struct{}{}
+	}
+}
+
+func (s *Apply) showAgreement(ag *api.Agreement) {
+	text := widget.NewLabel(ag.Text)
+	text.Wrapping = fyne.TextWrapWord
+	var accept *widget.Button
+	agree := widget.NewCheck(T("apply.agree"), func(on bool) {
+		if on {
+			accept.Enable()
+		} else {
+			accept.Disable()
+		}
+	})
+	accept = widget.NewButton(T("apply.accept"), func() {
+		accept.Disable()
+		req := api.CreateApplicationRequest{Kind: s.kind, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}
+		go func() {
+			a, err := s.c.CreateApplication(context.Background(), req, s.idemKey)
+			fyne.Do(func() {
+				if err != nil {
+					accept.Enable()
+					s.status.SetText(explain(err, s.lang))
+				} else {
+					s.appID = a.ID
+					s.showForm()
+				}
+				s.called()
+			})
+		}()
+	})
+	accept.Importance = widget.HighImportance
+	accept.Disable()
+	title := widget.NewLabelWithStyle(ag.Title+"("+ag.Version+")", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(title, container.NewVBox(agree, s.status, accept), nil, nil, container.NewVScroll(text))}
+	s.root.Refresh()
+}
+
+func (s *Apply) showForm() {
+	s.fields = map[string]*formField{}
+	list := container.NewVBox(widget.NewLabelWithStyle(s.kind.Label(s.lang)+" · "+T("apply.form"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabel(T("apply.required")))
+	for _, def := range apply.Schema(s.kind) {
+		f := &formField{def: def, err: errLabel()}
+		label := def.Label.In(s.lang)
+		if def.Required {
+			label += " *"
+		}
+		var input fyne.CanvasObject
+		key := def.Key
+		switch def.Type {
+		case apply.TypeChoice:
+			var opts []string
+			for _, c := range def.Choices {
+				opts = append(opts, c.Label.In(s.lang))
+			}
+			f.sel = widget.NewSelect(opts, func(picked string) {
+				for _, c := range def.Choices {
+					if c.Label.In(s.lang) == picked {
+						s.values[key] = c.Value
+					}
+				}
+				s.leave(key)
+				s.refreshActive()
+			})
+			input = f.sel
+		case apply.TypeBool:
+			f.check = widget.NewCheck(label, func(on bool) {
+				s.values[key] = ""
+				if on {
+					s.values[key] = "true"
+				}
+				s.refreshActive()
+				s.autosave()
+			})
+			input = f.check
+			label = ""
+		default:
+			f.entry = newLeaveEntry(def.Type == apply.TypeSecret, func() { s.leave(key) })
+			f.entry.OnChanged = func(v string) { s.values[key] = v }
+			f.entry.SetPlaceHolder(def.Help.In(s.lang))
+			input = f.entry
+		}
+		items := []fyne.CanvasObject{}
+		if label != "" {
+			items = append(items, widget.NewLabel(label))
+		}
+		items = append(items, input, f.err)
+		f.box = container.NewVBox(items...)
+		s.fields[key] = f
+		list.Add(f.box)
+	}
+	s.submit = widget.NewButton(T("apply.submit"), s.doSubmit)
+	s.submit.Importance = widget.HighImportance
+	s.refreshActive()
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, container.NewVBox(s.status, s.submit), nil, nil, container.NewVScroll(list))}
+	s.root.Refresh()
+}
+
+// refreshActive shows only the fields that apply (the postal address for
+// mail delivery, the handler when not the applicant).
+func (s *Apply) refreshActive() {
+	for _, f := range s.fields {
+		if f.def.IsActive(s.values) {
+			f.box.Show()
+		} else {
+			f.box.Hide()
+			f.err.SetText("")
+		}
+	}
+}
+
+// leave checks one field as the user leaves it and autosaves the draft.
+func (s *Apply) leave(key string) {
+	f := s.fields[key]
+	if _, fe := f.def.Check(s.values[key], s.values, time.Now()); fe != nil && s.values[key] != "" {
+		f.err.SetText(fe.Message.In(s.lang))
+	} else {
+		f.err.SetText("")
+	}
+	s.autosave()
+}
+
+// autosave sends the draft as it stands (the server keeps partial drafts).
+func (s *Apply) autosave() {
+	vals := apply.Values{}
+	for k, v := range s.values {
+		vals[k] = v
+	}
+	id := s.appID
+	go func() {
+		_, err := s.c.UpdateForm(context.Background(), id, api.UpdateFormRequest{Form: vals})
+		fyne.Do(func() {
+			if err != nil {
+				s.status.SetText(explain(err, s.lang))
+			} else {
+				s.status.SetText(T("apply.saved"))
+			}
+			s.called()
+		})
+	}()
+}
+
+func (s *Apply) doSubmit() {
+	s.submit.Disable()
+	vals := apply.Values{}
+	for k, v := range s.values {
+		vals[k] = v
+	}
+	go func() {
+		_, err := s.c.UpdateForm(context.Background(), s.appID, api.UpdateFormRequest{Form: vals, Submit: true})
+		fyne.Do(func() {
+			s.submit.Enable()
+			if err != nil {
+				s.showErrors(err)
+			} else {
+				s.onDone(s.appID)
+			}
+			s.called()
+		})
+	}()
+}
+
+// showErrors puts each field error beside its field (seed D: a silent
+// stay on the page is exactly what we do not do).
+func (s *Apply) showErrors(err error) {
+	s.status.SetText(explain(err, s.lang))
+	if ae := asAPIError(err); ae != nil {
+		for _, fe := range ae.Fields {
+			if f, ok := s.fields[fe.Field]; ok {
+				f.err.SetText(apply.Text{ZH: fe.MessageZH, EN: fe.MessageEN}.In(s.lang))
+			}
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+	"certdesk/app/server"
+	"certdesk/app/server/auth"
+	"certdesk/app/server/service"
+)
+
+// until drains the screen's call notifications until cond holds.
+func until(t *testing.T, calls chan struct{}, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-calls:
+		case <-deadline:
+			t.Fatal("condition not reached")
+		}
+	}
+}
+
+// The agreement, then the form: a wrong credit code is reported beside
+// its field as the user leaves it, the draft is saved as typed, and the
+// corrected form is submitted.
+func TestApplyWizardAgreementAndForm(t *testing.T) {
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
+		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	done := ""
+	w := NewApply(c, apply.ZH, apply.KindOrg, func(id string) { done = id })
+	w.calls = make(chan struct{}, 256)
+	until(t, w.calls, func() bool {
+		return len(w.root.Objects) == 1 && w.appID == "" && w.fields == nil && findButton(w.root, "同意并继续") != nil
+	})
+	accept := findButton(w.root, "同意并继续")
+	if !accept.Disabled() {
+		t.Fatal("accept enabled before the agreement was ticked")
+	}
+	test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
+	test.Tap(accept)
+	until(t, w.calls, func() bool { return w.appID != "" && w.fields != nil })
+
+	set := func(key, v string) {
+		f := w.fields[key]
+		switch {
+		case f.entry != nil:
+			f.entry.SetText(v)
+			f.entry.FocusLost()
+		case f.sel != nil:
+			for _, ch := range f.def.Choices {
+				if ch.Value == v {
+					f.sel.SetSelected(ch.Label.ZH)
+				}
+			}
+		case f.check != nil:
+			f.check.SetChecked(v == "true")
+		}
+	}
+	set(apply.FOrgCode, "91350100M000100Y44")
+	if !strings.Contains(w.fields[apply.FOrgCode].err.Text, "校验位不符") {
+		t.Fatalf("credit code error: %q", w.fields[apply.FOrgCode].err.Text)
+	}
+	set(apply.FOrgCode, "91350100M000100Y43")
+	if w.fields[apply.FOrgCode].err.Text != "" {
+		t.Fatalf("error not cleared: %q", w.fields[apply.FOrgCode].err.Text)
+	}
+	if !w.fields[apply.FMailAddress].box.Hidden {
+		t.Fatal("the postal address shows for pickup")
+	}
+	for k, v := range map[string]string{apply.FUsername: "ui01", apply.FOrgName: "福州示例软件有限公司", apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号",
+		apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident", apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000",
+		apply.FHandlerEmail: "wang@example.com", apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FDelivery: "mail"} {
+		set(k, v)
+	}
+	if w.fields[apply.FMailAddress].box.Hidden {
+		t.Fatal("the postal address is hidden for mail delivery")
+	}
+	// Submitting without the postal details: the server's errors appear beside the fields.
+	test.Tap(w.submit)
+	until(t, w.calls, func() bool { return w.fields[apply.FMailPostcode].err.Text != "" })
+	if done != "" {
+		t.Fatal("submitted with errors")
+	}
+	for k, v := range map[string]string{apply.FMailRecipient: "王堃", apply.FMailPhone: "13800138000", apply.FMailAddress: "福建省福州市鼓楼区五四路 100 号", apply.FMailPostcode: "350001"} {
+		set(k, v)
+	}
+	// The draft reached the server as typed (autosave).
+	until(t, w.calls, func() bool {
+		a, err := c.Application(context.Background(), w.appID)
+		return err == nil && a.Form[apply.FMailPostcode] == "350001"
+	})
+	test.Tap(w.submit)
+	until(t, w.calls, func() bool { return done != "" })
+	if a, _ := c.Application(context.Background(), done); a.State != apply.StateSubmitted {
+		t.Fatalf("state %s", a.State)
+	}
+}
+
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	var found *widget.Button
+	walk(o, func(x fyne.CanvasObject) {
+		if b, ok := x.(*widget.Button); ok && b.Text == text {
+			found = b
+		}
+	})
+	return found
+}
+
+func findCheck(o fyne.CanvasObject, text string) *widget.Check {
+	var found *widget.Check
+	walk(o, func(x fyne.CanvasObject) {
+		if c, ok := x.(*widget.Check); ok && c.Text == text {
+			found = c
+		}
+	})
+	return found
+}
+
+// walk visits containers and widgets' children via their renderers.
+func walk(o fyne.CanvasObject, fn func(fyne.CanvasObject)) {
+	fn(o)
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			walk(c, fn)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			walk(c, fn)
+		}
+	}
+}
