@@ -29,6 +29,8 @@ type Apply struct {
 	values  apply.Values
 	fields  map[string]*formField
 	root    *fyne.Container
+	pending apply.Values // newest values not yet saved
+	saving  bool
 	status  *widget.Label
 	submit  *widget.Button
 	calls   chan struct{} // receives after each finished server call, for tests
@@ -214,13 +216,27 @@ func (s *Apply) leave(key string) {
 	s.autosave()
 }
 
-// autosave sends the draft as it stands (the server keeps partial drafts).
+// autosave sends the draft as it stands (the server keeps partial
+// drafts). Saves never overlap and the newest values always go last: a
+// slow earlier save must not overwrite a later one.
 func (s *Apply) autosave() {
 	vals := apply.Values{}
 	for k, v := range s.values {
 		vals[k] = v
 	}
-	id := s.appID
+	s.pending = vals
+	if s.saving {
+		return // the running save loop picks the newest values up
+	}
+	s.saving = true
+	s.saveNext()
+}
+
+// saveNext sends the newest pending values; it runs on the UI thread
+// between saves, so pending and saving need no lock.
+func (s *Apply) saveNext() {
+	vals, id := s.pending, s.appID
+	s.pending = nil
 	go func() {
 		_, err := s.c.UpdateForm(context.Background(), id, api.UpdateFormRequest{Form: vals})
 		fyne.Do(func() {
@@ -228,6 +244,11 @@ func (s *Apply) autosave() {
 				s.status.SetText(explain(err, s.lang))
 			} else {
 				s.status.SetText(T("apply.saved"))
+			}
+			if s.pending != nil {
+				s.saveNext()
+			} else {
+				s.saving = false
 			}
 			s.called()
 		})
