@@ -166,7 +166,7 @@ func (s *Shell) showCenter() {
 		s.showLogin()
 	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
 	c.OnApply = func(k apply.Kind) {
-		s.show(NewApply(s.c, s.opts.Lang, k, func(string) { s.showCenter() }).Content())
+		s.show(NewApply(s.c, s.opts.Lang, k, filepath.Join(s.opts.DataDir, "forms"), func(string) { s.showCenter() }).Content())
 	}
 	s.show(c.Content())
 	c.Refresh()

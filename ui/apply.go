@@ -2,14 +2,19 @@ package ui
 
 import (
 	"context"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"certdesk/app/acceptform"
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/atomicfile"
 	"certdesk/app/client"
 )
 
@@ -19,10 +24,13 @@ import (
 // server runs, autosaved, submitted with the server's field errors shown
 // beside their fields.
 type Apply struct {
-	c      *client.Client
-	lang   apply.Lang
-	kind   apply.Kind
-	onDone func(appID string)
+	c       *client.Client
+	lang    apply.Lang
+	kind    apply.Kind
+	onDone  func(appID string)
+	formDir string // where printed forms are written
+	// PrintedPath is the acceptance form written after submission.
+	PrintedPath string
 
 	idemKey string
 	appID   string
@@ -66,9 +74,9 @@ func (e *leaveEntry) FocusLost() {
 	}
 }
 
-// NewApply starts an application of kind k.
-func NewApply(c *client.Client, l apply.Lang, k apply.Kind, onDone func(appID string)) *Apply {
-	s := &Apply{c: c, lang: l, kind: k, onDone: onDone, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
+// NewApply starts an application of kind k; printed forms go to formDir.
+func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, onDone func(appID string)) *Apply {
+	s := &Apply{c: c, lang: l, kind: k, onDone: onDone, formDir: formDir, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	s.root = container.NewStack(widget.NewLabel(T("center.loading")))
@@ -268,7 +276,7 @@ func (s *Apply) doSubmit() {
 			if err != nil {
 				s.showErrors(err)
 			} else {
-				s.onDone(s.appID)
+				s.showPrint()
 			}
 			s.called()
 		})
@@ -286,4 +294,63 @@ func (s *Apply) showErrors(err error) {
 			}
 		}
 	}
+}
+
+// showPrint makes the acceptance form (受理表, 服务协议, 授权委托书: seed
+// 2.2, three A4 pages) from the submitted application, writes it beside the
+// user's data and offers to open it in the system's PDF viewer to print.
+func (s *Apply) showPrint() {
+	s.root.Objects = []fyne.CanvasObject{widget.NewLabel(T("apply.printing"))}
+	s.root.Refresh()
+	go func() {
+		path, err := s.writeForm()
+		fyne.Do(func() {
+			if err != nil {
+				s.status.SetText(explain(err, s.lang))
+				s.root.Objects = []fyne.CanvasObject{container.NewVBox(s.status, widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))}
+				s.root.Refresh()
+				s.called()
+				return
+			}
+			s.PrintedPath = path
+			info := widget.NewLabel(T("apply.printed", map[string]any{"Path": path}))
+			info.Wrapping = fyne.TextWrapWord
+			open := widget.NewButton(T("apply.open"), func() {
+				if err := fyne.CurrentApp().OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}); err != nil {
+					s.status.SetText(err.Error())
+				}
+			})
+			open.Importance = widget.HighImportance
+			steps := widget.NewLabel(T("apply.printsteps"))
+			steps.Wrapping = fyne.TextWrapWord
+			s.root.Objects = []fyne.CanvasObject{container.NewVBox(
+				widget.NewLabelWithStyle(T("apply.printtitle"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+				info, steps, open, s.status,
+				widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))}
+			s.root.Refresh()
+			s.called()
+		})
+	}()
+}
+
+func (s *Apply) writeForm() (string, error) {
+	ctx := context.Background()
+	a, err := s.c.Application(ctx, s.appID)
+	if err != nil {
+		return "", err
+	}
+	ag, err := s.c.Agreement(ctx)
+	if err != nil {
+		return "", err
+	}
+	pdf, err := acceptform.Render(acceptform.Input{AppID: a.ID, Kind: a.Kind, Form: a.Form, Fee: a.Fee,
+		Agreement: ag.Text, Version: ag.Version, Date: time.Now()})
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(s.formDir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(s.formDir, "受理表-"+a.ID[:8]+".pdf")
+	return path, atomicfile.WriteFile(path, pdf, 0o644)
 }

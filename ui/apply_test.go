@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +54,7 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := ""
-	w := NewApply(c, apply.ZH, apply.KindOrg, func(id string) { done = id })
+	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), func(id string) { done = id })
 	w.calls = make(chan struct{}, 256)
 	until(t, w.calls, func() bool {
 		return len(w.root.Objects) == 1 && w.appID == "" && w.fields == nil && findButton(w.root, "同意并继续") != nil
@@ -115,9 +117,18 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 		return err == nil && a.Form[apply.FMailPostcode] == "350001"
 	})
 	test.Tap(w.submit)
-	until(t, w.calls, func() bool { return done != "" })
-	if a, _ := c.Application(context.Background(), done); a.State != apply.StateSubmitted {
+	// Submitted: the acceptance form is written for printing.
+	until(t, w.calls, func() bool { return w.PrintedPath != "" })
+	pdf, err := os.ReadFile(w.PrintedPath)
+	if err != nil || !bytes.HasPrefix(pdf, []byte("%PDF-")) || !strings.Contains(w.PrintedPath, "受理表-") {
+		t.Fatalf("printed form %s: %v", w.PrintedPath, err)
+	}
+	if a, _ := c.Application(context.Background(), w.appID); a.State != apply.StateSubmitted {
 		t.Fatalf("state %s", a.State)
+	}
+	test.Tap(findButton(w.root, "返回用户中心"))
+	if done != w.appID {
+		t.Fatal("the print step did not lead back to the user center")
 	}
 }
 
