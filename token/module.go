@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -82,6 +83,18 @@ func Candidates(explicit, goos string, systemRoot string, programFiles []string)
 		out = append(out, LinuxModules...)
 	}
 	return out
+}
+
+// Discover is Candidates for this machine: the Windows folders from the
+// environment (SystemRoot, Program Files).
+func Discover(explicit string) []string {
+	var pf []string
+	for _, k := range []string{"ProgramFiles", "ProgramFiles(x86)", "ProgramW6432"} {
+		if v := os.Getenv(k); v != "" {
+			pf = append(pf, v)
+		}
+	}
+	return Candidates(explicit, runtime.GOOS, os.Getenv("SystemRoot"), pf)
 }
 
 // Find returns the first candidate that exists.

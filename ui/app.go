@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 	"certdesk/app/client"
 	"certdesk/app/session"
 	"certdesk/assets"
+	"certdesk/token"
 	_ "certdesk/ui/localeenv" // must initialise before fyne.io: see its doc
 )
 
@@ -154,10 +156,16 @@ func (s *Shell) showLogin() {
 		}
 		s.showCenter()
 	})
-	s.show(container.NewAppTabs(
-		container.NewTabItem(T("app.title"), l.Content()),
-		container.NewTabItem(T("checker.tab"), s.checker.Content()),
-	))
+	tabs := []*container.TabItem{container.NewTabItem(T("app.title"), l.Content())}
+	if module, err := token.Find(token.Discover(os.Getenv(token.EnvModule))); err == nil {
+		u := NewUKEYLogin(s.c, s.opts.Lang, module, func(sess *api.Session) {
+			s.sessions.Set(s.opts.ServerURL, sess.Token)
+			s.showCenter()
+		})
+		tabs = append(tabs, container.NewTabItem(T("ukey.tab"), u.Content()))
+	}
+	tabs = append(tabs, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	s.show(container.NewAppTabs(tabs...))
 }
 
 func (s *Shell) showCenter() {

@@ -71,6 +71,11 @@ type UKEYLoginRequest struct {
 	Signature   []byte `json:"signature"`
 }
 
+// LoginMessage is what a UKEY signs to log in (SHA-256, then the key's
+// signature scheme): a fixed prefix and the nonce, so that a login
+// signature can never be mistaken for a document one.
+func LoginMessage(nonce string) []byte { return []byte("CertDesk UKEY login\n" + nonce) }
+
 // Nonce is a UKEY login challenge.
 type Nonce struct {
 	Nonce     string    `json:"nonce"`

@@ -28,7 +28,6 @@ import (
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
 	"certdesk/app/server"
-	"certdesk/app/server/service"
 	"certdesk/app/session"
 	appsync "certdesk/app/sync"
 	"certdesk/token"
@@ -317,7 +316,7 @@ func TestOrganisationJourney(t *testing.T) {
 		t.Fatalf("pairs: %v", err)
 	}
 	n, _ := w.c.LoginNonce(ctx)
-	h := sha256.Sum256(service.LoginMessage(n.Nonce))
+	h := sha256.Sum256(api.LoginMessage(n.Nonce))
 	sig, err := pairs[0].Key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)

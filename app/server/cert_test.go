@@ -17,7 +17,6 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/server/ca"
-	"certdesk/app/server/service"
 )
 
 // approved drives a submitted application to approval: the identity and
@@ -68,7 +67,7 @@ func makeCSR(t *testing.T, key crypto.Signer, cn string) []byte {
 func ukeyLogin(c *client, cert []byte, key crypto.Signer) resp {
 	var n api.Nonce
 	c.ok(c.do("POST", api.PathLoginNonce, nil), &n)
-	h := sha256.Sum256(service.LoginMessage(n.Nonce))
+	h := sha256.Sum256(api.LoginMessage(n.Nonce))
 	sig, _ := key.Sign(rand.Reader, h[:], crypto.SHA256)
 	return c.do("POST", api.PathUKEYLogin, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: cert, Signature: sig})
 }
@@ -134,7 +133,7 @@ func TestDownloadLoginRevoke(t *testing.T) {
 			}
 			var n api.Nonce
 			anon.ok(anon.do("POST", api.PathLoginNonce, nil), &n)
-			h := sha256.Sum256(service.LoginMessage(n.Nonce))
+			h := sha256.Sum256(api.LoginMessage(n.Nonce))
 			sig, _ := key.Sign(rand.Reader, h[:], crypto.SHA256)
 			anon.ok(anon.do("POST", api.PathUKEYLogin, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: b.Certificate, Signature: sig}), nil)
 			anon.wantErr(anon.do("POST", api.PathUKEYLogin, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: b.Certificate, Signature: sig}), 401, api.CodeBadCredentials)

@@ -8,7 +8,6 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/server/service"
 	"certdesk/token"
 	"certdesk/token/softhsmtest"
 )
@@ -62,7 +61,7 @@ func TestDownloadAndLoginWithSoftHSM(t *testing.T) {
 	anon := newClient(t, s)
 	var n api.Nonce
 	anon.ok(anon.do("POST", api.PathLoginNonce, nil), &n)
-	h := sha256.Sum256(service.LoginMessage(n.Nonce))
+	h := sha256.Sum256(api.LoginMessage(n.Nonce))
 	sig, err := pairs[0].Key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)

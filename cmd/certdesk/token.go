@@ -19,7 +19,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -60,19 +59,7 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return exitUsage
 }
 
-func programFiles() []string {
-	var out []string
-	for _, k := range []string{"ProgramFiles", "ProgramFiles(x86)", "ProgramW6432"} {
-		if v := os.Getenv(k); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func moduleCandidates(explicit string) []string {
-	return token.Candidates(explicit, runtime.GOOS, os.Getenv("SystemRoot"), programFiles())
-}
+func moduleCandidates(explicit string) []string { return token.Discover(explicit) }
 
 // ModuleReport is one module in `certdesk token list --json` (and later in
 // the support bundle).

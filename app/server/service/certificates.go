@@ -25,15 +25,10 @@ import (
 
 // Download codes and login nonces.
 const (
-	CodeTTL     = 7 * 24 * time.Hour
-	CodeTries   = 5
-	NonceTTL    = 2 * time.Minute
-	loginPrefix = "CertDesk UKEY login\n"
+	CodeTTL   = 7 * 24 * time.Hour
+	CodeTries = 5
+	NonceTTL  = 2 * time.Minute
 )
-
-// LoginMessage is what a UKEY signs to log in: a fixed prefix and the
-// nonce, so a login signature can never be mistaken for a document one.
-func LoginMessage(nonce string) []byte { return []byte(loginPrefix + nonce) }
 
 // codeMAC keys the stored form of a download code with the server secret:
 // a leaked database alone does not give 8-digit codes away to a brute
@@ -306,7 +301,7 @@ func (s *Service) UKEYLogin(ctx context.Context, req api.UKEYLoginRequest, addr 
 	if !rec.RevokedAt.IsZero() {
 		return nil, refused("该证书已吊销,不能用于登录", "This certificate is revoked and cannot log in")
 	}
-	if err := verifySig(cert.PublicKey, LoginMessage(req.Nonce), req.Signature); err != nil {
+	if err := verifySig(cert.PublicKey, api.LoginMessage(req.Nonce), req.Signature); err != nil {
 		return nil, refused("UKEY 签名验证失败", "The UKEY's signature does not verify")
 	}
 	a, err := s.st.Application(ctx, rec.ApplicationID)
