@@ -3,8 +3,6 @@ package ui
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -17,9 +15,6 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/client"
-	"certdesk/app/server"
-	"certdesk/app/server/auth"
-	"certdesk/app/server/service"
 )
 
 // until drains the screen's call notifications until cond holds.
@@ -39,15 +34,7 @@ func until(t *testing.T, calls chan struct{}, cond func() bool) {
 // its field as the user leaves it, the draft is saved as typed, and the
 // corrected form is submitted.
 func TestApplyWizardAgreementAndForm(t *testing.T) {
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
-		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, log := uiServer(t)
 	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
 	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
 	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {

@@ -33,15 +33,7 @@ func wait(t *testing.T, ch chan struct{}) {
 // Register, a wrong password, a login: against the real server, through
 // the screens, with the errors under the fields in Chinese.
 func TestLoginScreenAndCenter(t *testing.T) {
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
-		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, log := uiServer(t)
 	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
 	done := make(chan struct{}, 1)
 	var loggedIn bool
@@ -94,15 +86,8 @@ func TestLoginScreenAndCenter(t *testing.T) {
 // A stored session that still works opens the user center; a stale one
 // (logged out elsewhere) falls back to the start screen.
 func TestShellResumesTheStoredSession(t *testing.T) {
-	a := test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
-		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, log := uiServer(t)
+	a := fyne.CurrentApp()
 	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
 	c.Register(context.Background(), api.RegisterRequest{Mobile: "13900139000", Password: "Zh3ngShu!2026"})
 	sess, err := c.Login(context.Background(), api.LoginRequest{Login: "13900139000", Password: "Zh3ngShu!2026"})
@@ -139,4 +124,20 @@ func TestShellResumesTheStoredSession(t *testing.T) {
 	if tabs == nil || tabs.Items[0].Text != "证书助手" {
 		t.Fatalf("stale session: %+v", tabs)
 	}
+}
+
+// uiServer starts the fyne test app with CertDesk's translations and the
+// real enrollment server on loopback (cheap argon2 for speed).
+func uiServer(t *testing.T) (*server.Server, *slog.Logger) {
+	t.Helper()
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
+		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, log
 }

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +11,6 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/client"
-	"certdesk/app/server"
-	"certdesk/app/server/auth"
 	"certdesk/app/server/service"
 	"certdesk/token"
 	"certdesk/token/softhsmtest"
@@ -23,15 +19,7 @@ import (
 // UKEY login on screen with a SoftHSM2 token that holds an issued
 // certificate: detection, a wrong PIN, the right PIN.
 func TestUKEYLoginScreen(t *testing.T) {
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log,
-		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, log := uiServer(t)
 	ctx := context.Background()
 	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
 	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
