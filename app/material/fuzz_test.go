@@ -34,6 +34,11 @@ func FuzzInspect(f *testing.F) {
 		if info.Decoded != (img != nil) {
 			t.Fatalf("decoded flag %v with image %v", info.Decoded, img != nil)
 		}
+		// The server's verifier (libjpeg on Linux) must pass whatever the
+		// client's decoder (image/jpeg, the only one on Windows) reads.
+		if vi, _ := inspect(b, false, 1<<20); info.Decoded && !vi.Decoded {
+			t.Fatalf("verifier %s says decoded=%v (%s), image/jpeg says %v (%s)", verifier, vi.Decoded, vi.DecodeError, info.Decoded, info.DecodeError)
+		}
 		if info.Bytes != int64(len(b)) {
 			t.Fatalf("size %d for %d bytes", info.Bytes, len(b))
 		}

@@ -100,17 +100,19 @@ type Info struct {
 // largest phone cameras (108 MP) and a 600 DPI A3 scan.
 const MaxPixels = 120_000_000
 
-// Inspect reads a file's bytes and fully decodes the image to catch
+// Inspect reads a file's bytes and decodes every block of the image to catch
 // truncated and corrupt files. It never fails: what it could not read is
 // recorded in the Info, and Check turns that into problems.
 func Inspect(b []byte) Info {
-	info, _ := inspect(b, true, MaxPixels)
+	info, _ := inspect(b, false, MaxPixels)
 	return info
 }
 
-// inspect returns the decoded image too, so Repair decodes only once.
-// Images over maxPixels are not decoded.
-func inspect(b []byte, decode bool, maxPixels int) (info Info, img image.Image) {
+// inspect checks that the whole image decodes; with wantImage it returns
+// the decoded image too, so Repair decodes only once. Without it, the check
+// is verifyJPEG, which on Linux skips the pixel reconstruction. Images over
+// maxPixels are not decoded.
+func inspect(b []byte, wantImage bool, maxPixels int) (info Info, img image.Image) {
 	info.Bytes = int64(len(b))
 	info.Format = Sniff(b)
 	if info.Format != FormatJPEG {
@@ -141,7 +143,15 @@ func inspect(b []byte, decode bool, maxPixels int) (info Info, img image.Image) 
 	}
 	info.ColorSpace = colorSpace(info.Components, adobeTransform)
 	info.DPI, info.DPISource = effectiveDPI(info.JFIF, info.EXIF)
-	if !decode || info.DecodeError != "" || info.Width*info.Height > maxPixels {
+	if info.DecodeError != "" || info.Width*info.Height > maxPixels {
+		return info, nil
+	}
+	if !wantImage {
+		if err := verifyJPEG(b); err != nil {
+			info.DecodeError = err.Error()
+			return info, nil
+		}
+		info.Decoded = true
 		return info, nil
 	}
 	img, err = decodeJPEG(b)

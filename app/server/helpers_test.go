@@ -115,10 +115,16 @@ func (c *client) do(method, path string, body any, hdr ...string) resp {
 // that are expected to meet a dead server.
 func rawDo(c *client, method, path string, body any, hdr ...string) (resp, error) {
 	var rd io.Reader
+	length := int64(-1)
 	switch b := body.(type) {
 	case nil:
 	case []byte:
 		rd = bytes.NewReader(b)
+	case interface {
+		io.Reader
+		Size() int64
+	}:
+		rd, length = b, b.Size()
 	case io.Reader:
 		rd = b
 	default:
@@ -128,6 +134,9 @@ func rawDo(c *client, method, path string, body any, hdr ...string) (resp, error
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return resp{}, err
+	}
+	if length >= 0 {
+		req.ContentLength = length
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

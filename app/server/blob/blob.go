@@ -5,6 +5,7 @@
 package blob
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -72,8 +73,10 @@ func (s *Store) PartSize(id string) (int64, error) {
 // Append writes r to the part file of upload id, which must hold exactly
 // offset bytes, never going past total. It returns the new size: what was
 // received and synced, even when the connection dropped mid-way, so the
-// client resumes from there.
-func (s *Store) Append(id string, offset, total int64, r io.Reader) (int64, error) {
+// client resumes from there. When keep is not nil the bytes are received
+// into it and written from there, so a file sent in one request is neither
+// copied twice nor read back from disk.
+func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.Buffer) (int64, error) {
 	if !reID.MatchString(id) {
 		return 0, fmt.Errorf("bad upload id")
 	}
@@ -89,7 +92,17 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader) (int64, erro
 	if size != offset {
 		return size, ErrOffset
 	}
-	n, copyErr := io.Copy(f, io.LimitReader(r, total-offset))
+	var n int64
+	var copyErr error
+	if keep != nil {
+		start := keep.Len()
+		n, copyErr = keep.ReadFrom(io.LimitReader(r, total-offset))
+		if _, err := f.Write(keep.Bytes()[start:]); err != nil {
+			return size, fmt.Errorf("write part: %w", err)
+		}
+	} else {
+		n, copyErr = io.Copy(f, io.LimitReader(r, total-offset))
+	}
 	size += n
 	// Whatever arrived is kept: that is what makes the upload resumable.
 	if err := f.Sync(); err != nil {
@@ -110,14 +123,17 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader) (int64, erro
 
 // Finish checks the complete part against sum, moves it into the blob
 // store (or drops it when that content is already stored) and returns its
-// bytes for inspection.
-func (s *Store) Finish(id, sum string) ([]byte, error) {
+// bytes for inspection. b, when not nil, is the part's content as Append
+// kept it.
+func (s *Store) Finish(id, sum string, b []byte) ([]byte, error) {
 	if !reHex.MatchString(sum) {
 		return nil, fmt.Errorf("bad SHA-256 %q", sum)
 	}
-	b, err := os.ReadFile(s.part(id))
-	if err != nil {
-		return nil, fmt.Errorf("read part: %w", err)
+	if b == nil {
+		var err error
+		if b, err = os.ReadFile(s.part(id)); err != nil {
+			return nil, fmt.Errorf("read part: %w", err)
+		}
 	}
 	got := sha256.Sum256(b)
 	if hex.EncodeToString(got[:]) != sum {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"certdesk/app/api"
@@ -52,6 +53,8 @@ type Service struct {
 
 	loginThrottle *auth.Throttle // per login name
 	addrThrottle  *auth.Throttle // per client address
+
+	bufs sync.Pool // *bytes.Buffer for uploads received whole
 }
 
 // New builds a service; zero Config fields get defaults.

@@ -66,17 +66,17 @@ func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 
 // AccountByLogin finds an account by mobile or email.
 func (s *Store) AccountByLogin(ctx context.Context, login string) (*Account, error) {
-	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE mobile = $1 OR email = $1`, login))
+	return scanAccount(s.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE mobile = $1 OR email = $1`, login))
 }
 
 // AccountByID finds an account.
 func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
-	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	return scanAccount(s.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
 }
 
 // ListAccounts lists accounts of a role ("" for all), newest first.
 func (s *Store) ListAccounts(ctx context.Context, role string) ([]*Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE $1 = '' OR role = $1 ORDER BY created_at DESC`, role)
+	rows, err := s.query(ctx, `SELECT `+accountCols+` FROM accounts WHERE $1 = '' OR role = $1 ORDER BY created_at DESC`, role)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -138,7 +138,7 @@ func (t *Tx) CreateSession(ctx context.Context, tokenHash, accountID string, now
 // SessionAccount returns the account of a live session and, for a UKEY
 // login, the serial of the certificate it was opened with.
 func (s *Store) SessionAccount(ctx context.Context, tokenHash string, now time.Time) (*Account, string, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, s.cert_serial FROM sessions s JOIN accounts a ON a.id = s.account_id
+	row := s.queryRow(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, s.cert_serial FROM sessions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0`, tokenHash, micros(now))
 	var a Account
 	var disabled int
@@ -153,13 +153,13 @@ func (s *Store) SessionAccount(ctx context.Context, tokenHash string, now time.T
 
 // DeleteSession ends a session (logout).
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
 	return mapErr(err)
 }
 
 // DeleteExpiredSessions removes sessions past their expiry.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	r, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, micros(now))
+	r, err := s.exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, micros(now))
 	if err != nil {
 		return 0, mapErr(err)
 	}

@@ -111,7 +111,7 @@ func (t *Tx) Application(ctx context.Context, id string) (*Application, error) {
 
 // Application reads one application.
 func (s *Store) Application(ctx context.Context, id string) (*Application, error) {
-	return scanApp(s.db.QueryRowContext(ctx, `SELECT `+appCols+` FROM applications WHERE id = $1`, id))
+	return scanApp(s.queryRow(ctx, `SELECT `+appCols+` FROM applications WHERE id = $1`, id))
 }
 
 // Applications lists an owner's applications, newest first; ownerID ""
@@ -123,7 +123,7 @@ func (s *Store) Applications(ctx context.Context, ownerID string, states ...appl
 		q = `SELECT ` + appCols + ` FROM applications ORDER BY updated_at`
 		args = nil
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -147,7 +147,7 @@ func (s *Store) Applications(ctx context.Context, ownerID string, states ...appl
 
 // History returns an application's steps in order.
 func (s *Store) History(ctx context.Context, appID string) ([]apply.HistoryEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT from_state, to_state, event, actor, actor_id, at, note FROM history WHERE application_id = $1 ORDER BY seq`, appID)
+	rows, err := s.query(ctx, `SELECT from_state, to_state, event, actor, actor_id, at, note FROM history WHERE application_id = $1 ORDER BY seq`, appID)
 	if err != nil {
 		return nil, mapErr(err)
 	}

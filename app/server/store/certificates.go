@@ -58,12 +58,12 @@ func (t *Tx) CertificateOf(ctx context.Context, appID string) (*Certificate, err
 
 // CertificateOf returns an application's newest certificate.
 func (s *Store) CertificateOf(ctx context.Context, appID string) (*Certificate, error) {
-	return scanCert(s.db.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE application_id = $1 ORDER BY issued_at DESC LIMIT 1`, appID))
+	return scanCert(s.queryRow(ctx, `SELECT `+certCols+` FROM certificates WHERE application_id = $1 ORDER BY issued_at DESC LIMIT 1`, appID))
 }
 
 // CertificateBySerial finds a certificate.
 func (s *Store) CertificateBySerial(ctx context.Context, serial string) (*Certificate, error) {
-	return scanCert(s.db.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE serial = $1`, serial))
+	return scanCert(s.queryRow(ctx, `SELECT `+certCols+` FROM certificates WHERE serial = $1`, serial))
 }
 
 // RevokeCertificates marks an application's valid certificates revoked.
@@ -77,7 +77,7 @@ func (t *Tx) RevokeCertificates(ctx context.Context, appID string, reason int, a
 
 // RevokedCertificates lists every revoked certificate, for the CRL.
 func (s *Store) RevokedCertificates(ctx context.Context) ([]*Certificate, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+certCols+` FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at`)
+	rows, err := s.query(ctx, `SELECT `+certCols+` FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -130,7 +130,7 @@ func (t *Tx) DownloadCode(ctx context.Context, appID string) (*DownloadCode, err
 func (s *Store) DownloadCode(ctx context.Context, appID string) (*DownloadCode, error) {
 	var c DownloadCode
 	var exp int64
-	err := s.db.QueryRowContext(ctx, `SELECT application_id, code_mac, expires_at, attempts, used_key_id FROM download_codes WHERE application_id = $1`, appID).
+	err := s.queryRow(ctx, `SELECT application_id, code_mac, expires_at, attempts, used_key_id FROM download_codes WHERE application_id = $1`, appID).
 		Scan(&c.ApplicationID, &c.MAC, &exp, &c.Attempts, &c.UsedKeyID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -141,7 +141,7 @@ func (s *Store) DownloadCode(ctx context.Context, appID string) (*DownloadCode, 
 
 // CodeAttempt counts a wrong code.
 func (s *Store) CodeAttempt(ctx context.Context, appID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1`, appID)
+	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1`, appID)
 	return mapErr(err)
 }
 
@@ -153,13 +153,13 @@ func (t *Tx) UseCode(ctx context.Context, appID, keyID string) error {
 
 // AddNonce stores a UKEY login challenge.
 func (s *Store) AddNonce(ctx context.Context, nonce string, expires time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO login_nonces (nonce, expires_at, used) VALUES ($1,$2,0)`, nonce, micros(expires))
+	_, err := s.exec(ctx, `INSERT INTO login_nonces (nonce, expires_at, used) VALUES ($1,$2,0)`, nonce, micros(expires))
 	return mapErr(err)
 }
 
 // UseNonce consumes a nonce: true only the first time, before it expires.
 func (s *Store) UseNonce(ctx context.Context, nonce string, now time.Time) (bool, error) {
-	r, err := s.db.ExecContext(ctx, `UPDATE login_nonces SET used = 1 WHERE nonce = $1 AND used = 0 AND expires_at > $2`, nonce, micros(now))
+	r, err := s.exec(ctx, `UPDATE login_nonces SET used = 1 WHERE nonce = $1 AND used = 0 AND expires_at > $2`, nonce, micros(now))
 	if err != nil {
 		return false, mapErr(err)
 	}

@@ -53,12 +53,12 @@ func (t *Tx) IdentitySession(ctx context.Context, id string) (*IdentitySession, 
 
 // LatestIdentitySession is an application's newest session.
 func (s *Store) LatestIdentitySession(ctx context.Context, appID string) (*IdentitySession, error) {
-	return scanIdentity(s.db.QueryRowContext(ctx, `SELECT `+idsCols+` FROM identity_sessions WHERE application_id = $1 ORDER BY created_at DESC LIMIT 1`, appID))
+	return scanIdentity(s.queryRow(ctx, `SELECT `+idsCols+` FROM identity_sessions WHERE application_id = $1 ORDER BY created_at DESC LIMIT 1`, appID))
 }
 
 // IdentitySessionByID reads a session.
 func (s *Store) IdentitySessionByID(ctx context.Context, id string) (*IdentitySession, error) {
-	return scanIdentity(s.db.QueryRowContext(ctx, `SELECT `+idsCols+` FROM identity_sessions WHERE id = $1`, id))
+	return scanIdentity(s.queryRow(ctx, `SELECT `+idsCols+` FROM identity_sessions WHERE id = $1`, id))
 }
 
 // SeeCallback records a callback ID; false when it was seen before (a
@@ -134,13 +134,13 @@ func (t *Tx) Payment(ctx context.Context, id string) (*Payment, error) {
 
 // LatestPayment is an application's newest payment attempt.
 func (s *Store) LatestPayment(ctx context.Context, appID string) (*Payment, error) {
-	return scanPayment(s.db.QueryRowContext(ctx, `SELECT `+payCols+` FROM payments WHERE application_id = $1 ORDER BY created_at DESC LIMIT 1`, appID))
+	return scanPayment(s.queryRow(ctx, `SELECT `+payCols+` FROM payments WHERE application_id = $1 ORDER BY created_at DESC LIMIT 1`, appID))
 }
 
 // PendingPayments lists online payments still waiting, for the query
 // fallback and the timeout close.
 func (s *Store) PendingPayments(ctx context.Context) ([]*Payment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+payCols+` FROM payments WHERE status = 'pending' ORDER BY created_at`)
+	rows, err := s.query(ctx, `SELECT `+payCols+` FROM payments WHERE status = 'pending' ORDER BY created_at`)
 	if err != nil {
 		return nil, mapErr(err)
 	}

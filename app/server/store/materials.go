@@ -61,12 +61,12 @@ func (t *Tx) DeleteMaterial(ctx context.Context, appID, id string, now time.Time
 
 // Materials lists an application's live materials in upload order.
 func (t *Tx) Materials(ctx context.Context, appID string) ([]*Material, error) {
-	return queryMaterials(t.tx.QueryContext(ctx, `SELECT `+matCols+` FROM materials WHERE application_id = $1 AND deleted_at IS NULL ORDER BY uploaded_at, id`, appID))
+	return queryMaterials(t.query(ctx, `SELECT `+matCols+` FROM materials WHERE application_id = $1 AND deleted_at IS NULL ORDER BY uploaded_at, id`, appID))
 }
 
 // Materials lists an application's live materials in upload order.
 func (s *Store) Materials(ctx context.Context, appID string) ([]*Material, error) {
-	return queryMaterials(s.db.QueryContext(ctx, `SELECT `+matCols+` FROM materials WHERE application_id = $1 AND deleted_at IS NULL ORDER BY uploaded_at, id`, appID))
+	return queryMaterials(s.query(ctx, `SELECT `+matCols+` FROM materials WHERE application_id = $1 AND deleted_at IS NULL ORDER BY uploaded_at, id`, appID))
 }
 
 func queryMaterials(rows *sql.Rows, err error) ([]*Material, error) {
@@ -87,7 +87,7 @@ func queryMaterials(rows *sql.Rows, err error) ([]*Material, error) {
 
 // Material reads one live material of an application.
 func (s *Store) Material(ctx context.Context, appID, id string) (*Material, error) {
-	return scanMaterial(s.db.QueryRowContext(ctx, `SELECT `+matCols+` FROM materials WHERE id = $1 AND application_id = $2 AND deleted_at IS NULL`, id, appID))
+	return scanMaterial(s.queryRow(ctx, `SELECT `+matCols+` FROM materials WHERE id = $1 AND application_id = $2 AND deleted_at IS NULL`, id, appID))
 }
 
 // Upload is a resumable upload in progress.
@@ -122,7 +122,7 @@ func (t *Tx) CreateUpload(ctx context.Context, u *Upload) error {
 func (s *Store) Upload(ctx context.Context, id string) (*Upload, error) {
 	var u Upload
 	var c, e int64
-	err := s.db.QueryRowContext(ctx, `SELECT `+upCols+` FROM uploads WHERE id = $1`, id).Scan(
+	err := s.queryRow(ctx, `SELECT `+upCols+` FROM uploads WHERE id = $1`, id).Scan(
 		&u.ID, &u.ApplicationID, &u.AccountID, &u.Type, &u.FileName, &u.Bytes, &u.SHA256, &u.Received, &u.ReplaceID, &u.MaterialID, &c, &e)
 	if err != nil {
 		return nil, mapErr(err)
@@ -133,7 +133,7 @@ func (s *Store) Upload(ctx context.Context, id string) (*Upload, error) {
 
 // SetUploadReceived records how many bytes are safely on disk.
 func (s *Store) SetUploadReceived(ctx context.Context, id string, n int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE uploads SET received = $1 WHERE id = $2 AND material_id = ''`, n, id)
+	_, err := s.exec(ctx, `UPDATE uploads SET received = $1 WHERE id = $2 AND material_id = ''`, n, id)
 	return mapErr(err)
 }
 

@@ -34,7 +34,7 @@ func (t *Tx) Enqueue(ctx context.Context, m *Message) error {
 const msgCols = `id, application_id, channel, recipient, subject, body, created_at, next_attempt_at, attempts, COALESCE(sent_at, 0), last_error`
 
 func scanMessages(s *Store, ctx context.Context, q string, args ...any) ([]*Message, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -67,12 +67,12 @@ func (s *Store) Messages(ctx context.Context, applicationID string, limit int) (
 
 // MarkSent records a delivery.
 func (s *Store) MarkSent(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2`, micros(at), id)
+	_, err := s.exec(ctx, `UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2`, micros(at), id)
 	return mapErr(err)
 }
 
 // MarkFailed records a failed attempt and when to try again.
 func (s *Store) MarkFailed(ctx context.Context, id string, reason string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3`, reason, micros(next), id)
+	_, err := s.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3`, reason, micros(next), id)
 	return mapErr(err)
 }
