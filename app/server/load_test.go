@@ -136,7 +136,7 @@ func runLoad(b *testing.B, dsn string) {
 	states := make([][]byte, len(docs))
 	for i := range docs {
 		d := testimg.JPEG(testimg.Scan(1654, 2339, uint64(100+i)), 80, 200) // A4 at 200 DPI
-		docs[i] = d[:len(d)-2]                                                 // without EOI
+		docs[i] = d[:len(d)-2]                                              // without EOI
 		h := sha256.New()
 		h.Write(docs[i])
 		states[i], _ = h.(encoding.BinaryMarshaler).MarshalBinary()
