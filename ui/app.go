@@ -106,13 +106,24 @@ type Shell struct {
 	opts     Options
 	root     *fyne.Container
 	checker  *Checker
+	journey  *Journey // on screen, when one is
+	module   string   // the UKEY's PKCS#11 module, "" when none found
 }
 
 // NewShell builds the window's content holder.
 func NewShell(w fyne.Window, c *client.Client, sessions session.Store, opts Options) *Shell {
 	s := &Shell{w: w, c: c, sessions: sessions, opts: opts}
 	s.checker = NewChecker(w, opts.Lang, opts.Log)
-	w.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) { s.checker.AddURIs(uris) })
+	s.module, _ = token.Find(token.Discover(os.Getenv(token.EnvModule)))
+	// A file dropped on the materials step goes to the material under the
+	// pointer; anywhere else, to the checker.
+	w.SetOnDropped(func(pos fyne.Position, uris []fyne.URI) {
+		if j := s.journey; j != nil && j.mat != nil {
+			j.mat.Drop(pos, uris)
+			return
+		}
+		s.checker.AddURIs(uris)
+	})
 	s.root = container.NewStack()
 	return s
 }
@@ -145,6 +156,9 @@ func (s *Shell) Start() {
 }
 
 func (s *Shell) show(o fyne.CanvasObject) {
+	if s.journey != nil && s.journey.Content() != o {
+		s.journey = nil
+	}
 	s.root.Objects = []fyne.CanvasObject{o}
 	s.root.Refresh()
 }
@@ -157,8 +171,8 @@ func (s *Shell) showLogin() {
 		s.showCenter()
 	})
 	tabs := []*container.TabItem{container.NewTabItem(T("app.title"), l.Content())}
-	if module, err := token.Find(token.Discover(os.Getenv(token.EnvModule))); err == nil {
-		u := NewUKEYLogin(s.c, s.opts.Lang, module, func(sess *api.Session) {
+	if s.module != "" {
+		u := NewUKEYLogin(s.c, s.opts.Lang, s.module, func(sess *api.Session) {
 			s.sessions.Set(s.opts.ServerURL, sess.Token)
 			s.showCenter()
 		})
@@ -173,11 +187,47 @@ func (s *Shell) showCenter() {
 		s.sessions.Delete(s.opts.ServerURL)
 		s.showLogin()
 	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	c.win = s.w
 	c.OnApply = func(k apply.Kind) {
-		s.show(NewApply(s.c, s.opts.Lang, k, filepath.Join(s.opts.DataDir, "forms"), func(string) { s.showCenter() }).Content())
+		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), func(string) { s.showCenter() })
+		a.OnContinue = s.showJourney
+		s.show(a.Content())
+	}
+	c.OnOpen = s.showJourney
+	c.OnEdit = s.showEdit
+	c.Print = func(id string) {
+		go func() {
+			path, err := writeAcceptanceForm(context.Background(), s.c, id, s.formDir())
+			fyne.Do(func() {
+				if err != nil {
+					c.status.SetText(explain(err, s.opts.Lang))
+					return
+				}
+				c.status.SetText(T("apply.printed", map[string]any{"Path": path}))
+				openFile(path)
+			})
+		}()
 	}
 	s.show(c.Content())
 	c.Refresh()
+}
+
+func (s *Shell) formDir() string { return filepath.Join(s.opts.DataDir, "forms") }
+
+// showJourney continues application id at its current step.
+func (s *Shell) showJourney(id string) {
+	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir()}, id, s.showCenter)
+	j.OnEdit = s.showEdit
+	s.show(j.Content())
+	s.journey = j
+}
+
+// showEdit opens an application's form; after submitting and printing it
+// goes on to the materials.
+func (s *Shell) showEdit(a *api.Application) {
+	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), func(string) { s.showCenter() })
+	e.OnContinue = s.showJourney
+	s.show(e.Content())
 }
 
 // statusBar says which server CertDesk talks to.

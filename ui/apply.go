@@ -31,6 +31,8 @@ type Apply struct {
 	formDir string // where printed forms are written
 	// PrintedPath is the acceptance form written after submission.
 	PrintedPath string
+	// OnContinue goes on to the next step (materials) after printing.
+	OnContinue func(appID string)
 
 	idemKey string
 	appID   string
@@ -39,6 +41,7 @@ type Apply struct {
 	root    *fyne.Container
 	pending apply.Values // newest values not yet saved
 	saving  bool
+	filling bool // setting widgets from saved values: no autosave
 	status  *widget.Label
 	submit  *widget.Button
 	calls   chan struct{} // receives after each finished server call, for tests
@@ -93,6 +96,45 @@ func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, onDo
 		})
 	}()
 	return s
+}
+
+// EditApply opens the form of an existing application a (a draft to
+// finish, a submitted form to change, or a copy made by 类似申请) with its
+// saved values.
+func EditApply(c *client.Client, l apply.Lang, a *api.Application, formDir string, onDone func(appID string)) *Apply {
+	s := &Apply{c: c, lang: l, kind: a.Kind, onDone: onDone, formDir: formDir, appID: a.ID, values: apply.Values{}}
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	s.root = container.NewStack()
+	s.showForm()
+	s.fill(a.Form)
+	return s
+}
+
+// fill sets every field's widget from saved values.
+func (s *Apply) fill(vals apply.Values) {
+	s.filling = true
+	defer func() { s.filling = false }()
+	for k, v := range vals {
+		s.values[k] = v
+		f := s.fields[k]
+		if f == nil {
+			continue
+		}
+		switch {
+		case f.entry != nil:
+			f.entry.SetText(v)
+		case f.sel != nil:
+			for _, c := range f.def.Choices {
+				if c.Value == v {
+					f.sel.SetSelected(c.Label.In(s.lang))
+				}
+			}
+		case f.check != nil:
+			f.check.SetChecked(v == "true")
+		}
+	}
+	s.refreshActive()
 }
 
 // Content is the wizard's root object.
@@ -228,6 +270,9 @@ func (s *Apply) leave(key string) {
 // drafts). Saves never overlap and the newest values always go last: a
 // slow earlier save must not overwrite a later one.
 func (s *Apply) autosave() {
+	if s.filling || s.appID == "" {
+		return
+	}
 	vals := apply.Values{}
 	for k, v := range s.values {
 		vals[k] = v
@@ -316,17 +361,24 @@ func (s *Apply) showPrint() {
 			info := widget.NewLabel(T("apply.printed", map[string]any{"Path": path}))
 			info.Wrapping = fyne.TextWrapWord
 			open := widget.NewButton(T("apply.open"), func() {
-				if err := fyne.CurrentApp().OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}); err != nil {
+				if err := openFile(path); err != nil {
 					s.status.SetText(err.Error())
 				}
 			})
 			open.Importance = widget.HighImportance
 			steps := widget.NewLabel(T("apply.printsteps"))
 			steps.Wrapping = fyne.TextWrapWord
-			s.root.Objects = []fyne.CanvasObject{container.NewVBox(
+			items := []fyne.CanvasObject{
 				widget.NewLabelWithStyle(T("apply.printtitle"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-				info, steps, open, s.status,
-				widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))}
+				info, steps, open, s.status}
+			if s.OnContinue != nil {
+				next := widget.NewButton(T("apply.tomaterials"), func() { s.OnContinue(s.appID) })
+				next.Importance = widget.HighImportance
+				open.Importance = widget.MediumImportance
+				items = append(items, next)
+			}
+			items = append(items, widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))
+			s.root.Objects = []fyne.CanvasObject{container.NewVBox(items...)}
 			s.root.Refresh()
 			s.called()
 		})
@@ -334,12 +386,17 @@ func (s *Apply) showPrint() {
 }
 
 func (s *Apply) writeForm() (string, error) {
-	ctx := context.Background()
-	a, err := s.c.Application(ctx, s.appID)
+	return writeAcceptanceForm(context.Background(), s.c, s.appID, s.formDir)
+}
+
+// writeAcceptanceForm renders application appID's acceptance form and
+// writes it under dir, returning its path.
+func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir string) (string, error) {
+	a, err := c.Application(ctx, appID)
 	if err != nil {
 		return "", err
 	}
-	ag, err := s.c.Agreement(ctx)
+	ag, err := c.Agreement(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -348,9 +405,17 @@ func (s *Apply) writeForm() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(s.formDir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	path := filepath.Join(s.formDir, "受理表-"+a.ID[:8]+".pdf")
+	path := filepath.Join(dir, "受理表-"+a.ID[:8]+".pdf")
 	return path, atomicfile.WriteFile(path, pdf, 0o644)
+}
+
+// openFile hands a file to the system's viewer.
+func openFile(path string) error {
+	if app := fyne.CurrentApp(); app != nil {
+		return app.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)})
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
@@ -22,10 +23,18 @@ type Center struct {
 	onLogout func()
 	// OnApply starts the apply wizard for a kind (set by the shell).
 	OnApply func(apply.Kind)
+	// OnOpen continues an application at its current step; OnEdit opens
+	// its form to change it (both set by the shell).
+	OnOpen func(appID string)
+	OnEdit func(*api.Application)
+	// Print writes an application's acceptance form and opens it.
+	Print func(appID string)
 
 	apps    []api.Summary
 	list    *widget.List
 	detail  *widget.Label
+	actions *fyne.Container // what can be done with the selected application
+	win     fyne.Window
 	status  *widget.Label
 	content fyne.CanvasObject
 	loaded  chan struct{} // receives after each refresh, for tests
@@ -38,6 +47,7 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 	s.status = widget.NewLabel("")
 	s.detail = widget.NewLabel(T("center.pick"))
 	s.detail.Wrapping = fyne.TextWrapWord
+	s.actions = container.NewHBox()
 	s.list = widget.NewList(
 		func() int { return len(s.apps) },
 		func() fyne.CanvasObject { return widget.NewLabel("") },
@@ -61,7 +71,7 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 	applyPersonal := widget.NewButton(T("center.apply.personal"), func() { s.OnApply(apply.KindPersonal) })
 	applyOrg.Importance = widget.HighImportance
 	mine := container.NewBorder(container.NewHBox(widget.NewLabelWithStyle(T("center.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), applyOrg, applyPersonal, refresh, logout),
-		s.status, nil, nil, container.NewHSplit(s.list, container.NewVScroll(s.detail)))
+		s.status, nil, nil, container.NewHSplit(s.list, container.NewBorder(s.actions, nil, nil, nil, container.NewVScroll(s.detail))))
 	tabs := container.NewAppTabs(append([]*container.TabItem{container.NewTabItem(T("center.tab"), mine)}, extra...)...)
 	s.content = tabs
 	return s
@@ -109,6 +119,71 @@ func (s *Center) show(id string) {
 				fmt.Fprintf(&b, "  %s  %s\n", h.At.Local().Format("2006-01-02 15:04"), h.To.Label(s.lang))
 			}
 			s.detail.SetText(b.String())
+			s.setActions(a)
 		})
 	}()
+}
+
+// setActions offers what the seed's user center offers for an
+// application in its state: continue, 修改, 类似申请, 取消, 打印申请表.
+func (s *Center) setActions(a *api.Application) {
+	s.actions.RemoveAll()
+	id := a.ID
+	if stepOf(a.State) >= 0 && a.State != apply.StateIssued && s.OnOpen != nil {
+		next := widget.NewButton(T("center.continue"), func() { s.OnOpen(id) })
+		next.Importance = widget.HighImportance
+		s.actions.Add(next)
+	}
+	if apply.CanModify(a.State) && s.OnEdit != nil {
+		s.actions.Add(widget.NewButton(T("center.modify"), func() { s.OnEdit(a) }))
+	}
+	s.actions.Add(widget.NewButton(T("center.similar"), func() { s.similar(id) }))
+	if apply.CanCancel(a.State) {
+		s.actions.Add(widget.NewButton(T("center.cancel"), func() { s.confirmCancel(id) }))
+	}
+	if a.State != apply.StateDraft && s.Print != nil {
+		s.actions.Add(widget.NewButton(T("center.print"), func() { s.Print(id) }))
+	}
+	s.actions.Refresh()
+}
+
+// similar copies the organisation and handler into a new draft (类似申请)
+// and opens it.
+func (s *Center) similar(id string) {
+	go func() {
+		a, err := s.c.Similar(context.Background(), id, client.NewIdempotencyKey())
+		fyne.Do(func() {
+			if err != nil {
+				s.status.SetText(explain(err, s.lang))
+				return
+			}
+			if s.OnEdit != nil {
+				s.OnEdit(a)
+			}
+		})
+	}()
+}
+
+func (s *Center) confirmCancel(id string) {
+	do := func() {
+		go func() {
+			_, err := s.c.Cancel(context.Background(), id)
+			fyne.Do(func() {
+				if err != nil {
+					s.status.SetText(explain(err, s.lang))
+				}
+				s.Refresh()
+				s.show(id)
+			})
+		}()
+	}
+	if s.win == nil {
+		do()
+		return
+	}
+	dialog.ShowConfirm(T("center.cancel"), T("center.cancelsure"), func(ok bool) {
+		if ok {
+			do()
+		}
+	}, s.win)
 }

@@ -1,0 +1,283 @@
+package ui
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/token"
+)
+
+// DownloadStep is 证书下载: find the UKEY, enter its PIN and the download
+// code from the SMS, then keygen → CSR → download → install → verify, each
+// step ticked as it finishes. Every step can be repeated: the key made for
+// this application is found again on the UKEY, and the server returns the
+// same certificate for the same key, so a pulled UKEY or a dropped
+// connection is resumed by pressing the button again.
+type DownloadStep struct {
+	j        *Journey
+	ctx      context.Context
+	info     *widget.Label
+	pin      *widget.Entry
+	code     *widget.Entry
+	final    *widget.Check
+	btn      *widget.Button
+	progress *widget.ProgressBar
+	stages   []*widget.Label
+	err      *widget.Label
+	result   *widget.Label
+	content  fyne.CanvasObject
+	// Cert is the certificate installed, once verified.
+	Cert *x509.Certificate
+}
+
+var stageKeys = []string{"dl.keygen", "dl.csr", "dl.download", "dl.install", "dl.verify"}
+
+func newDownloadStep(j *Journey, ctx context.Context) *DownloadStep {
+	d := &DownloadStep{j: j, ctx: ctx}
+	d.info = widget.NewLabel(T("ukey.insert"))
+	d.info.Wrapping = fyne.TextWrapWord
+	d.pin = widget.NewPasswordEntry()
+	d.code = widget.NewEntry()
+	d.code.SetPlaceHolder(T("dl.codehint"))
+	d.code.OnSubmitted = func(string) { d.Start() }
+	d.pin.OnSubmitted = func(string) { j.win.Canvas().Focus(d.code) }
+	d.final = widget.NewCheck(T("ukey.finalok"), nil)
+	d.final.Hide()
+	d.btn = widget.NewButton(T("dl.start"), d.Start)
+	d.btn.Importance = widget.HighImportance
+	d.progress = widget.NewProgressBar()
+	d.progress.Max = float64(len(stageKeys))
+	list := container.NewVBox()
+	for _, k := range stageKeys {
+		l := widget.NewLabel("○ " + T(k))
+		d.stages = append(d.stages, l)
+		list.Add(l)
+	}
+	d.err = errLabel()
+	d.result = widget.NewLabel("")
+	d.result.Wrapping = fyne.TextWrapWord
+	detect := widget.NewButton(T("ukey.detect"), d.Detect)
+	form := widget.NewForm(widget.NewFormItem(T("ukey.pin"), d.pin), widget.NewFormItem(T("dl.code"), d.code))
+	d.content = container.NewVScroll(container.NewVBox(d.info, detect, form, d.final, d.btn, d.progress, list, d.err, d.result))
+	d.Detect()
+	return d
+}
+
+// Detect looks for the UKEY and shows it with its PIN state.
+func (d *DownloadStep) Detect() {
+	if d.j.module == "" {
+		d.info.SetText(T("ukey.driver"))
+		return
+	}
+	go func() {
+		m, err := token.Load(d.j.module)
+		var tok token.Token
+		if err == nil {
+			tok, err = m.Find("", "")
+			m.Close()
+		}
+		fyne.Do(func() {
+			switch {
+			case errors.Is(err, token.ErrNoToken):
+				d.info.SetText(T("ukey.none"))
+			case err != nil:
+				d.info.SetText(T("ukey.driver") + "\n" + err.Error())
+			default:
+				text := T("ukey.found", map[string]any{"Label": tok.Label, "Serial": tok.Serial})
+				switch {
+				case tok.Flags.PINLocked:
+					text += "\n" + T("ukey.locked")
+				case tok.Flags.PINFinalTry:
+					text += "\n" + T("ukey.finaltry")
+					d.final.Show()
+				case tok.Flags.PINCountLow:
+					text += "\n" + T("ukey.countlow")
+				}
+				d.info.SetText(text)
+			}
+			d.j.called()
+		})
+	}()
+}
+
+// Start runs the stages from the first one not yet done.
+func (d *DownloadStep) Start() {
+	pin := []byte(d.pin.Text)
+	d.pin.SetText("") // the PIN lives only as long as this attempt
+	code := strings.TrimSpace(d.code.Text)
+	finalOK := d.final.Checked
+	d.btn.Disable()
+	d.err.SetText("")
+	d.progress.SetValue(0)
+	for i, k := range stageKeys {
+		d.stages[i].SetText("○ " + T(k))
+	}
+	go func() {
+		cert, err := d.run(pin, code, finalOK)
+		clear(pin)
+		fyne.Do(func() {
+			d.btn.Enable()
+			if err != nil {
+				d.err.SetText(d.explain(err))
+			} else {
+				d.Cert = cert
+				d.result.SetText(certSummary(cert))
+				d.btn.Hide()
+			}
+			d.j.called()
+		})
+	}()
+}
+
+func (d *DownloadStep) stage(i int, ok bool) {
+	fyne.Do(func() {
+		if ok {
+			d.stages[i].SetText("✓ " + T(stageKeys[i]))
+			d.progress.SetValue(float64(i + 1))
+		} else {
+			d.stages[i].SetText("… " + T(stageKeys[i]))
+		}
+	})
+}
+
+func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certificate, error) {
+	m, err := token.Load(d.j.module)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	tok, err := m.Find("", "")
+	if err != nil {
+		return nil, err
+	}
+	ts, err := m.Open(tok)
+	if err != nil {
+		return nil, err
+	}
+	defer ts.Close()
+	if err := ts.Login(pin, finalOK); err != nil {
+		return nil, err
+	}
+	d.stage(0, false)
+	k, _, err := ts.KeyFor(d.j.appID, token.KeyAuto)
+	if err != nil {
+		return nil, err
+	}
+	d.stage(0, true)
+	d.stage(1, false)
+	csr, err := k.CSR("")
+	if err != nil {
+		return nil, err
+	}
+	d.stage(1, true)
+	d.stage(2, false)
+	b, err := d.j.c.Download(d.ctx, d.j.appID, api.DownloadRequest{CSR: csr, Code: code})
+	if err != nil {
+		return nil, err
+	}
+	d.stage(2, true)
+	d.stage(3, false)
+	cert, err := k.Install(b.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	d.stage(3, true)
+	d.stage(4, false)
+	// Verify: the certificate reads back from the UKEY and the UKEY's key
+	// signs something the certificate's public key accepts.
+	certs, err := ts.Certificates()
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, c := range certs {
+		if c.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+			found = true
+		}
+	}
+	if !found {
+		return nil, errNotInstalled
+	}
+	h := sha256.Sum256([]byte("CertDesk check " + d.j.appID))
+	sig, err := k.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySig(cert, h[:], sig); err != nil {
+		return nil, err
+	}
+	d.stage(4, true)
+	return cert, nil
+}
+
+var errNotInstalled = errors.New("the certificate did not read back from the UKEY")
+
+func (d *DownloadStep) explain(err error) string {
+	var pe *token.PINError
+	switch {
+	case errors.As(err, &pe):
+		msg := T("ukey.wrongpin")
+		if pe.FinalTry {
+			d.final.Show()
+			msg += "\n" + T("ukey.finaltry")
+		} else if pe.CountLow {
+			msg += "\n" + T("ukey.countlow")
+		}
+		return msg
+	case errors.Is(err, token.ErrPINFinalTry):
+		d.final.Show()
+		return T("ukey.finaltry")
+	case errors.Is(err, token.ErrPINLocked):
+		return T("ukey.locked")
+	case errors.Is(err, token.ErrNoToken), errors.Is(err, token.ErrTokenRemoved):
+		return T("dl.removed")
+	case errors.Is(err, token.ErrModule), errors.Is(err, token.ErrModuleArch):
+		return T("ukey.driver") + "\n" + err.Error()
+	}
+	return explain(err, d.j.lang)
+}
+
+// certSummary is what the applicant may be asked about their certificate.
+func certSummary(c *x509.Certificate) string {
+	fp := sha256.Sum256(c.Raw)
+	subject := c.Subject.CommonName
+	if len(c.Subject.Organization) > 0 && c.Subject.Organization[0] != subject {
+		subject += " · " + c.Subject.Organization[0]
+	}
+	return T("dl.done") + "\n" + strings.Join([]string{
+		T("dl.subject") + ": " + subject,
+		T("dl.serial") + ": " + strings.ToUpper(c.SerialNumber.Text(16)),
+		T("dl.validity") + ": " + c.NotBefore.Local().Format("2006-01-02") + " — " + c.NotAfter.Local().Format("2006-01-02"),
+		T("dl.issuer") + ": " + c.Issuer.CommonName,
+		T("dl.fingerprint") + ": " + fmt.Sprintf("% X", fp[:]),
+	}, "\n")
+}
+
+// verifySig checks a signature over digest with the certificate's key.
+func verifySig(c *x509.Certificate, digest, sig []byte) error {
+	switch pub := c.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
+			return errBadSignature
+		}
+		return nil
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig)
+	}
+	return fmt.Errorf("unsupported key %T", c.PublicKey)
+}
+
+var errBadSignature = errors.New("the UKEY's signature does not match the certificate")

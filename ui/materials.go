@@ -1,0 +1,376 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+	"certdesk/app/material"
+)
+
+// MaterialsStep is the checklist of scans for this application, in the
+// seed's order: each file is checked the moment it is chosen or dropped,
+// with its problem in words and a one-click fix showing size and DPI before
+// and after; a file that passes is uploaded at once with a progress bar.
+// The paper documents to bring or mail close the list.
+type MaterialsStep struct {
+	j       *Journey
+	ctx     context.Context
+	list    *fyne.Container
+	next    *widget.Button
+	content fyne.CanvasObject
+
+	mu    sync.Mutex
+	items []*matItem
+	work  sync.WaitGroup // checks, fixes and uploads in flight, for tests
+	// Verdict, when set, is told each verdict as it reaches the screen
+	// (tests measure the time from drop to verdict with it).
+	Verdict func(apply.MaterialType, material.Verdict)
+}
+
+type matItem struct {
+	rule      apply.MaterialRule
+	satisfied bool
+	card      *widget.Card
+	have      *fyne.Container // what is uploaded, with view and delete
+	verdict   *widget.Label
+	fix       *widget.Button
+	fixed     *widget.Label
+	progress  *widget.ProgressBar
+	box       fyne.CanvasObject // the whole item, for drop targeting
+
+	name string
+	data []byte
+	v    material.Verdict
+}
+
+func newMaterialsStep(j *Journey, ctx context.Context) *MaterialsStep {
+	m := &MaterialsStep{j: j, ctx: ctx}
+	m.list = container.NewVBox(widget.NewLabel(T("center.loading")))
+	m.next = widget.NewButton(T("mat.next"), j.Reload)
+	m.next.Importance = widget.HighImportance
+	m.next.Disable()
+	intro := widget.NewLabel(T("mat.intro"))
+	intro.Wrapping = fyne.TextWrapWord
+	reprint := widget.NewButton(T("mat.reprint"), func() { j.printForm() })
+	m.content = container.NewBorder(container.NewVBox(intro, container.NewHBox(reprint)), m.next, nil, nil, container.NewVScroll(m.list))
+	m.load()
+	return m
+}
+
+// load fetches the checklist and lays it out.
+func (m *MaterialsStep) load() {
+	go func() {
+		cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
+		fyne.Do(func() {
+			if err != nil {
+				m.j.status.SetText(explain(err, m.j.lang))
+			} else {
+				m.layout(cl)
+			}
+			m.j.called()
+		})
+	}()
+}
+
+func (m *MaterialsStep) layout(cl *api.Checklist) {
+	l := m.j.lang
+	m.mu.Lock()
+	old := map[apply.MaterialType]*matItem{}
+	for _, it := range m.items {
+		old[it.rule.Type] = it
+	}
+	m.items = nil
+	m.mu.Unlock()
+	m.list.RemoveAll()
+	for _, ci := range cl.Items {
+		it := old[ci.Rule.Type]
+		if it == nil {
+			it = m.newItem(ci.Rule)
+		}
+		it.rule, it.satisfied = ci.Rule, ci.Satisfied
+		it.have.RemoveAll()
+		for _, mi := range ci.Materials {
+			mi := mi
+			line := widget.NewLabel(fmt.Sprintf("✓ %s · %d×%d · %.0f DPI · %.0f KB", T("mat.uploaded"), mi.Width, mi.Height, mi.DPI, float64(mi.Bytes)/1024))
+			del := widget.NewButton(T("mat.delete"), func() { m.delete(mi.ID) })
+			it.have.Add(container.NewBorder(nil, nil, nil, del, line))
+		}
+		if len(ci.Materials) == 0 && ci.Rule.Required && ci.Rule.SameAs == "" {
+			it.have.Add(widget.NewLabel("✗ " + T("mat.missing")))
+		}
+		m.mu.Lock()
+		m.items = append(m.items, it)
+		m.mu.Unlock()
+		m.list.Add(it.box)
+	}
+	var paper strings.Builder
+	for _, p := range cl.Paper {
+		fmt.Fprintf(&paper, "· %s(%s)\n", p.Label.In(l), p.Copies.In(l))
+	}
+	pl := widget.NewLabel(strings.TrimSpace(paper.String()))
+	pl.Wrapping = fyne.TextWrapWord
+	m.list.Add(widget.NewCard(T("mat.paper"), T("mat.paperhint"), pl))
+	if cl.Complete {
+		m.next.Enable()
+	} else {
+		m.next.Disable()
+	}
+}
+
+func (m *MaterialsStep) newItem(r apply.MaterialRule) *matItem {
+	l := m.j.lang
+	it := &matItem{rule: r}
+	title := r.Label.In(l)
+	if r.Required {
+		title += " *"
+	}
+	need := T("mat.need", map[string]any{"DPI": r.MinDPI, "KB": r.MaxBytes / 1024})
+	if r.SameAs != "" {
+		need += "\n" + T("mat.sameas")
+	}
+	steps := widget.NewLabel(r.Steps.In(l) + "\n" + need)
+	steps.Wrapping = fyne.TextWrapWord
+	it.have = container.NewVBox()
+	it.verdict = widget.NewLabel("")
+	it.verdict.Wrapping = fyne.TextWrapWord
+	it.fixed = widget.NewLabel("")
+	it.fixed.Wrapping = fyne.TextWrapWord
+	it.fix = widget.NewButton(T("check.fix"), func() { m.fix(it) })
+	it.fix.Importance = widget.HighImportance
+	it.fix.Hide()
+	it.progress = widget.NewProgressBar()
+	it.progress.Hide()
+	choose := widget.NewButton(T("mat.choose"), func() { m.choose(it) })
+	it.card = widget.NewCard(title, "", container.NewVBox(steps, it.have, container.NewHBox(choose, it.fix), it.verdict, it.fixed, it.progress))
+	it.box = it.card
+	return it
+}
+
+func (m *MaterialsStep) choose(it *matItem) {
+	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+		if err != nil || rc == nil {
+			return
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		if err != nil {
+			it.verdict.SetText(T("check.readerror", map[string]any{"Err": err}))
+			return
+		}
+		m.Add(it.rule.Type, rc.URI().Name(), b)
+	}, m.j.win)
+	d.Show()
+}
+
+// Drop takes files dropped on the window: each goes to the item it was
+// dropped on, or else to the first item still missing.
+func (m *MaterialsStep) Drop(pos fyne.Position, uris []fyne.URI) {
+	target := m.itemAt(pos)
+	for _, u := range uris {
+		rc, err := storage.Reader(u)
+		if err != nil {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		rc.Close()
+		if err != nil {
+			continue
+		}
+		t := target
+		if t == "" {
+			t = m.firstMissing()
+		}
+		if t != "" {
+			m.Add(t, u.Name(), b)
+		}
+	}
+}
+
+func (m *MaterialsStep) itemAt(pos fyne.Position) apply.MaterialType {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	app := fyne.CurrentApp()
+	if app == nil {
+		return ""
+	}
+	for _, it := range m.items {
+		if !it.box.Visible() {
+			continue
+		}
+		p := app.Driver().AbsolutePositionForObject(it.box)
+		s := it.box.Size()
+		if pos.X >= p.X && pos.Y >= p.Y && pos.X < p.X+s.Width && pos.Y < p.Y+s.Height {
+			return it.rule.Type
+		}
+	}
+	return ""
+}
+
+func (m *MaterialsStep) firstMissing() apply.MaterialType {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, it := range m.items {
+		if it.rule.Required && !it.satisfied && it.rule.SameAs == "" {
+			return it.rule.Type
+		}
+	}
+	return ""
+}
+
+func (m *MaterialsStep) item(t apply.MaterialType) *matItem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, it := range m.items {
+		if it.rule.Type == t {
+			return it
+		}
+	}
+	return nil
+}
+
+// Add checks a file for material t at once and uploads it if it passes.
+func (m *MaterialsStep) Add(t apply.MaterialType, name string, data []byte) {
+	it := m.item(t)
+	if it == nil {
+		return
+	}
+	it.name, it.data = name, data
+	it.verdict.SetText(T("check.checking") + " " + name)
+	it.fixed.SetText("")
+	it.fix.Hide()
+	rule := it.rule
+	m.work.Add(1)
+	go func() {
+		defer m.work.Done()
+		v := material.CheckBytes(data, rule)
+		fyne.DoAndWait(func() { m.showVerdict(it, v) })
+		if v.OK() {
+			m.upload(it)
+		}
+	}()
+}
+
+func (m *MaterialsStep) showVerdict(it *matItem, v material.Verdict) {
+	it.v = v
+	head := "✓ " + T("check.pass")
+	if !v.OK() {
+		head = "✗ " + T("check.fail")
+	}
+	in := v.Info
+	facts := fmt.Sprintf("%s · %s · %d×%d · %.0f DPI · %.0f KB", it.name, in.Format, in.Width, in.Height, in.DPI, float64(in.Bytes)/1024)
+	text := head + " · " + facts
+	if p := problemText(v.Problems, m.j.lang); p != "" {
+		text += "\n" + p
+	}
+	it.verdict.SetText(text)
+	if !v.OK() && v.Fixable() {
+		it.fix.Show()
+	} else {
+		it.fix.Hide()
+	}
+	if !v.OK() && !v.Fixable() {
+		it.fixed.SetText(T("check.cannotfix"))
+	}
+	if m.Verdict != nil {
+		m.Verdict(it.rule.Type, v)
+	}
+}
+
+// Fix repairs the file of material t (一键修复) and uploads the result.
+func (m *MaterialsStep) Fix(t apply.MaterialType) {
+	if it := m.item(t); it != nil {
+		m.fix(it)
+	}
+}
+
+func (m *MaterialsStep) fix(it *matItem) {
+	it.fix.Disable()
+	it.fixed.SetText(T("check.fixing"))
+	data, rule := it.data, it.rule
+	m.work.Add(1)
+	go func() {
+		defer m.work.Done()
+		out, rep, err := material.Repair(data, rule)
+		fyne.DoAndWait(func() {
+			it.fix.Enable()
+			if err != nil {
+				it.fixed.SetText(T("check.cannotfix"))
+				return
+			}
+			it.data = out
+			it.fixed.SetText(fixSummary(rep, "", m.j.lang))
+			m.showVerdict(it, rep.After)
+		})
+		if err == nil && rep.After.OK() {
+			m.upload(it)
+		}
+	}()
+}
+
+// upload sends the item's file with a progress bar; the client resumes a
+// dropped connection from the server's offset by itself.
+func (m *MaterialsStep) upload(it *matItem) {
+	data, name, t := it.data, it.name, it.rule.Type
+	fyne.DoAndWait(func() {
+		it.progress.SetValue(0)
+		it.progress.Show()
+	})
+	start := time.Now()
+	_, err := m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, func(p client.Progress) {
+		if p.Total > 0 {
+			v := float64(p.Sent) / float64(p.Total)
+			fyne.Do(func() { it.progress.SetValue(v) })
+		}
+	})
+	m.j.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
+	fyne.DoAndWait(func() {
+		it.progress.Hide()
+		if err != nil {
+			it.fixed.SetText(explain(err, m.j.lang))
+			return
+		}
+		it.verdict.SetText("✓ " + T("mat.sent", map[string]any{"Name": name}))
+		it.fix.Hide()
+	})
+	m.reload()
+}
+
+func (m *MaterialsStep) delete(id string) {
+	m.work.Add(1)
+	go func() {
+		defer m.work.Done()
+		err := m.j.c.DeleteMaterial(m.ctx, m.j.appID, id)
+		if err != nil {
+			fyne.Do(func() { m.j.status.SetText(explain(err, m.j.lang)) })
+		}
+		m.reload()
+	}()
+}
+
+// reload refreshes the checklist; when the server moved the application
+// on (every required material present), the journey follows.
+func (m *MaterialsStep) reload() {
+	cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
+	fyne.DoAndWait(func() {
+		if err == nil {
+			m.layout(cl)
+		}
+		m.j.called()
+	})
+}
+
+// Wait blocks until checks, fixes and uploads in flight are done.
+func (m *MaterialsStep) Wait() { m.work.Wait() }

@@ -1,0 +1,215 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/material"
+)
+
+// PaymentStep is 费用支付: the fee from the server's schedule, then either
+// the online QR code with its live status, or the CA's bank account with
+// the voucher upload; staff confirm a transfer, the screen follows.
+type PaymentStep struct {
+	j       *Journey
+	ctx     context.Context
+	fee     *widget.Label
+	method  *widget.RadioGroup
+	detail  *fyne.Container
+	state   *widget.Label
+	content fyne.CanvasObject
+	// Payment is the payment on screen.
+	Payment *api.Payment
+	polling bool
+}
+
+func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
+	p := &PaymentStep{j: j, ctx: ctx}
+	a := j.app
+	p.fee = widget.NewLabel(feeText(a.Fee, j.lang))
+	p.fee.Wrapping = fyne.TextWrapWord
+	p.state = widget.NewLabel("")
+	p.state.Wrapping = fyne.TextWrapWord
+	p.detail = container.NewVBox()
+	online, bank := T("pay.online"), T("pay.bank")
+	p.method = widget.NewRadioGroup([]string{online, bank}, func(v string) {
+		switch v {
+		case online:
+			p.Start(api.PayOnline)
+		case bank:
+			p.Start(api.PayBankTransfer)
+		}
+	})
+	p.method.Horizontal = true
+	p.content = container.NewVScroll(container.NewVBox(
+		widget.NewLabelWithStyle(T("pay.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		p.fee, widget.NewLabel(T("pay.choose")), p.method, p.detail, p.state))
+	// An order already open (the window was closed mid-payment) is shown
+	// again rather than asked for anew.
+	if a.State == apply.StatePaymentPending {
+		go func() {
+			pay, err := j.c.PaymentStatus(ctx, j.appID)
+			fyne.Do(func() {
+				if err == nil && pay.Method != "" {
+					p.show(pay)
+				}
+				j.called()
+			})
+		}()
+	}
+	return p
+}
+
+func feeText(q apply.Quote, l apply.Lang) string {
+	s := ""
+	for _, it := range q.Items {
+		s += fmt.Sprintf("%s  %s 元\n", it.Label.In(l), apply.FormatFen(it.Fen))
+	}
+	return s + T("pay.total", map[string]any{"Total": apply.FormatFen(q.TotalFen)})
+}
+
+// Start asks the server for a payment by method m.
+func (p *PaymentStep) Start(m api.PaymentMethod) {
+	p.state.SetText(T("center.loading"))
+	go func() {
+		pay, err := p.j.c.StartPayment(p.ctx, p.j.appID, m)
+		fyne.Do(func() {
+			if err != nil {
+				p.state.SetText(explain(err, p.j.lang))
+			} else {
+				p.show(pay)
+			}
+			p.j.called()
+		})
+	}()
+}
+
+func (p *PaymentStep) show(pay *api.Payment) {
+	p.Payment = pay
+	p.detail.RemoveAll()
+	switch pay.Method {
+	case api.PayOnline:
+		p.detail.Add(widget.NewCard(T("pay.scan"), T("pay.scanhint"), qrImage(pay.QR, 200)))
+	case api.PayBankTransfer:
+		if b := pay.Bank; b != nil {
+			acct := widget.NewForm(
+				widget.NewFormItem(T("pay.bank.name"), copyable(b.Name, p.j.win)),
+				widget.NewFormItem(T("pay.bank.number"), copyable(b.Number, p.j.win)),
+				widget.NewFormItem(T("pay.bank.bank"), copyable(b.Bank, p.j.win)),
+				widget.NewFormItem(T("pay.bank.comment"), copyable(b.Comment, p.j.win)))
+			p.detail.Add(widget.NewCard(T("pay.bank.title"), T("pay.bank.hint"), acct))
+		}
+		voucher := widget.NewButton(T("pay.voucher"), p.chooseVoucher)
+		p.detail.Add(voucher)
+	}
+	p.detail.Refresh()
+	p.showStatus(pay)
+	if !p.polling {
+		p.polling = true
+		go p.follow()
+	}
+}
+
+func (p *PaymentStep) showStatus(pay *api.Payment) {
+	switch pay.Status {
+	case "paid":
+		p.state.SetText("✓ " + T("pay.paid"))
+	case "closed":
+		p.state.SetText(T("pay.closed"))
+	default:
+		if pay.Method == api.PayBankTransfer {
+			p.state.SetText(T("pay.waitbank"))
+		} else {
+			p.state.SetText(T("pay.waitonline"))
+		}
+	}
+}
+
+// follow asks for the payment's status every two seconds until it is
+// paid, then moves the journey on.
+func (p *PaymentStep) follow() {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+		}
+		pay, err := p.j.c.PaymentStatus(p.ctx, p.j.appID)
+		if err != nil || p.ctx.Err() != nil {
+			continue
+		}
+		fyne.Do(func() {
+			p.showStatus(pay)
+			p.j.called()
+		})
+		if pay.Status == "paid" {
+			fyne.Do(p.j.Reload)
+			return
+		}
+	}
+}
+
+func (p *PaymentStep) chooseVoucher() {
+	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+		if err != nil || rc == nil {
+			return
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		if err == nil {
+			p.UploadVoucher(rc.URI().Name(), b)
+		}
+	}, p.j.win)
+	d.Show()
+}
+
+// UploadVoucher checks the voucher scan (fixing it when it can) and sends it.
+func (p *PaymentStep) UploadVoucher(name string, data []byte) {
+	rule, _ := apply.RuleFor(p.j.app.Kind, p.j.app.Form.Options(), p.j.app.Form.HandlerIsApplicant(p.j.app.Kind), apply.MatPaymentVoucher)
+	p.state.SetText(T("check.checking") + " " + name)
+	go func() {
+		v := material.CheckBytes(data, rule)
+		if !v.OK() && v.Fixable() {
+			if out, rep, err := material.Repair(data, rule); err == nil && rep.After.OK() {
+				data, v = out, rep.After
+			}
+		}
+		if !v.OK() {
+			fyne.Do(func() { p.state.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
+			return
+		}
+		_, err := p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
+		fyne.Do(func() {
+			if err != nil {
+				p.state.SetText(explain(err, p.j.lang))
+			} else {
+				p.state.SetText("✓ " + T("pay.vouchersent"))
+			}
+			p.j.called()
+		})
+	}()
+}
+
+// copyable is a value the user will type into their bank's site: shown,
+// with a button that copies it.
+func copyable(v string, w fyne.Window) fyne.CanvasObject {
+	l := widget.NewLabel(v)
+	l.Wrapping = fyne.TextWrapWord
+	b := widget.NewButton(T("pay.copy"), func() {
+		if w != nil {
+			w.Clipboard().SetContent(v)
+		}
+	})
+	return container.NewBorder(nil, nil, nil, b, l)
+}
