@@ -134,10 +134,10 @@ func (p *PaymentStep) showStatus(pay *api.Payment) {
 	}
 }
 
-// follow asks for the payment's status every two seconds until it is
+// follow asks for the payment's status every few seconds until it is
 // paid, then moves the journey on.
 func (p *PaymentStep) follow() {
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(min(2*time.Second, p.j.pollEvery()))
 	defer t.Stop()
 	for {
 		select {

@@ -1,0 +1,274 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/client"
+	"certdesk/app/material"
+	"certdesk/app/material/testimg"
+	"certdesk/app/server"
+	"certdesk/app/server/auth"
+	"certdesk/app/server/service"
+	"certdesk/token/softhsmtest"
+)
+
+// devServer is the embedded server as CertDesk runs it for a trial: a CA,
+// the development face-ID provider and payment sandbox.
+func devServer(t *testing.T) (*server.Server, *slog.Logger) {
+	t.Helper()
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Log: log, DevProviders: true,
+		Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, log
+}
+
+// eventually polls cond until it holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// phone is the applicant's phone: it opens a QR code's address and, for
+// the face check, answers the development page's form.
+func phone(t *testing.T, u string, form url.Values) {
+	t.Helper()
+	var res *http.Response
+	var err error
+	if form == nil {
+		res, err = http.Post(u, "application/x-www-form-urlencoded", nil)
+	} else {
+		res, err = http.PostForm(u, form)
+	}
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("phone %s: %v %v", u, err, res)
+	}
+	res.Body.Close()
+}
+
+var reDownloadCode = regexp.MustCompile(`验证码:(\d{8})`)
+
+func downloadCode(t *testing.T, srv *server.Server, appID string) string {
+	t.Helper()
+	msgs, err := srv.Store.Messages(context.Background(), appID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if mm := reDownloadCode.FindStringSubmatch(m.Body); mm != nil {
+			return mm[1]
+		}
+	}
+	t.Fatal("no download code in the outbox")
+	return ""
+}
+
+// journeyCase is one applicant's way through the screens.
+type journeyCase struct {
+	kind    apply.Kind
+	form    apply.Values
+	name    string // as the identity check reads it
+	idNum   string
+	pay     api.PaymentMethod
+	subject string
+}
+
+func TestJourneyOrganisationOnlinePayment(t *testing.T) {
+	runJourney(t, journeyCase{kind: apply.KindOrg, pay: api.PayOnline, name: "王堃", idNum: "11010519491231002X", subject: "福州示例软件有限公司",
+		form: apply.Values{apply.FUsername: "uiorg", apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43",
+			apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号", apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident",
+			apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000", apply.FHandlerEmail: "wang@example.com",
+			apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FServiceSeal: "true", apply.FDelivery: "pickup"}})
+}
+
+func TestJourneyPersonalBankTransfer(t *testing.T) {
+	runJourney(t, journeyCase{kind: apply.KindPersonal, pay: api.PayBankTransfer, name: "李喆", idNum: "11010519491231002X", subject: "李喆",
+		form: apply.Values{apply.FUsername: "uiper", apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
+			apply.FApplicantID: "11010519491231002X", apply.FApplicantMobile: "13900139000", apply.FApplicantEmail: "li@example.cn",
+			apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43", apply.FHandlerSame: "true",
+			apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州",
+			apply.FServiceSeal: "true", apply.FServiceSignature: "true", apply.FDelivery: "mail", apply.FMailRecipient: "李喆",
+			apply.FMailPhone: "13900139000", apply.FMailAddress: "福建省福州市鼓楼区五四路 100 号 8 楼", apply.FMailPostcode: "350001"}})
+}
+
+func runJourney(t *testing.T, jc journeyCase) {
+	ctx := context.Background()
+	srv, log := devServer(t)
+	tk := softhsmtest.New(t, "ui-ukey")
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	mobile := jc.form[apply.FHandlerMobile] + jc.form[apply.FApplicantMobile]
+	if _, err := c.Register(ctx, api.RegisterRequest{Mobile: mobile, Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(ctx, api.LoginRequest{Login: mobile, Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	win := test.NewTempWindow(t, nil)
+
+	// Agreement and form through the wizard; the print step goes on to
+	// the journey.
+	w := NewApply(c, apply.ZH, jc.kind, t.TempDir(), func(string) {})
+	w.calls = make(chan struct{}, 256)
+	var j *Journey
+	w.OnContinue = func(id string) {
+		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Module: tk.ModulePath, FormDir: t.TempDir()}, id, func() {})
+		j.PollEvery = 50 * time.Millisecond
+		win.SetContent(j.Content())
+	}
+	until(t, w.calls, func() bool { return findButton(w.root, "同意并继续") != nil })
+	test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
+	test.Tap(findButton(w.root, "同意并继续"))
+	until(t, w.calls, func() bool { return w.fields != nil })
+	// A wrong mobile number is reported beside its field as the user leaves it.
+	mobileKey := apply.FHandlerMobile
+	if jc.kind == apply.KindPersonal {
+		mobileKey = apply.FApplicantMobile
+	}
+	w.fields[mobileKey].entry.SetText("1380013800")
+	w.fields[mobileKey].entry.FocusLost()
+	if w.fields[mobileKey].err.Text == "" {
+		t.Fatal("no error beside a 10-digit mobile number")
+	}
+	w.fill(jc.form)
+	w.fields[mobileKey].entry.FocusLost()
+	if e := w.fields[mobileKey].err.Text; e != "" {
+		t.Fatalf("error stays after the fix: %q", e)
+	}
+	test.Tap(w.submit)
+	until(t, w.calls, func() bool { return w.PrintedPath != "" })
+	test.Tap(findButton(w.root, "下一步:上传材料"))
+	if j == nil {
+		t.Fatal("the print step did not continue to the materials")
+	}
+	eventually(t, "the materials step", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+	if j.State() != apply.StateSubmitted {
+		t.Fatalf("state %s", j.State())
+	}
+
+	// Materials: a 72-DPI scan is refused with its reason, fixed with one
+	// click and uploaded; the rest pass and upload at once.
+	doc := testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100)
+	imprint := testimg.JPEG(testimg.Scan(2480, 3508, 3), 50, 300)
+	lowDPI := testimg.JPEG(testimg.Scan(827, 1169, 5), 85, 72)
+	var types []apply.MaterialType
+	for _, it := range j.mat.items {
+		if it.rule.Required && it.rule.SameAs == "" {
+			types = append(types, it.rule.Type)
+		}
+	}
+	verdicts := make(chan material.Verdict, 16)
+	j.mat.Verdict = func(_ apply.MaterialType, v material.Verdict) { verdicts <- v }
+	first := types[0]
+	j.mat.Add(first, "扫描件.jpg", lowDPI)
+	v := <-verdicts
+	if v.OK() || !v.Fixable() || !strings.Contains(j.mat.item(first).verdict.Text, "要求至少 100 DPI") {
+		t.Fatalf("low-DPI verdict on screen: %q", j.mat.item(first).verdict.Text)
+	}
+	if j.mat.item(first).fix.Hidden {
+		t.Fatal("no fix button for a fixable file")
+	}
+	test.Tap(j.mat.item(first).fix)
+	if v := <-verdicts; !v.OK() {
+		t.Fatalf("after the fix: %+v", v.Problems)
+	}
+	j.mat.Wait()
+	if s := j.mat.item(first).fixed.Text; !strings.Contains(s, "72 DPI") || !strings.Contains(s, "100 DPI") {
+		t.Fatalf("before/after not shown: %q", s)
+	}
+	for _, mt := range types[1:] {
+		data := doc
+		if j.mat.item(mt).rule.MinDPI == apply.ImprintDPI {
+			data = imprint
+		}
+		j.mat.Add(mt, string(mt)+".jpg", data)
+		<-verdicts
+	}
+	j.mat.Wait()
+	eventually(t, "every material accepted", func() bool { return !j.mat.next.Disabled() })
+	test.Tap(j.mat.next)
+
+	// Identity: the two QR codes; the phone passes the check; the screen follows.
+	eventually(t, "the identity step", func() bool { return j.ident != nil && j.ident.Session != nil })
+	if len(j.ident.qrs.Objects) != 2 {
+		t.Fatalf("%d QR codes", len(j.ident.qrs.Objects))
+	}
+	phone(t, j.ident.Session.VerifyQR, url.Values{"result": {"pass"}, "name": {jc.name}, "id_number": {jc.idNum}})
+	eventually(t, "the payment step", func() bool { return j.pay != nil && j.State() == apply.StateIdentityVerified })
+
+	// Payment.
+	ops := service.Principal{AccountID: "staff", Role: api.RoleStaff}
+	j.pay.Start(jc.pay)
+	eventually(t, "the payment on screen", func() bool { return j.pay.Payment != nil })
+	switch jc.pay {
+	case api.PayOnline:
+		phone(t, j.pay.Payment.QR, nil) // the sandbox page pays and sends the signed notify
+	case api.PayBankTransfer:
+		if j.pay.Payment.Bank == nil || j.pay.Payment.Bank.Number == "" {
+			t.Fatalf("no bank account: %+v", j.pay.Payment)
+		}
+		j.pay.UploadVoucher("缴费凭证.jpg", testimg.JPEG(testimg.Scan(827, 1169, 6), 85, 100))
+		eventually(t, "the voucher sent", func() bool { return strings.Contains(j.pay.state.Text, "缴费凭证已上传") })
+		if _, err := srv.Service.ConfirmTransfer(ctx, ops, j.appID, "工行回单 0042"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the review step", func() bool { s := j.State(); return s == apply.StatePaid || s == apply.StateUnderReview })
+
+	// Staff approve; the screen moves to the download by itself.
+	if _, err := srv.Service.Review(ctx, ops, j.appID, api.ReviewRequest{Approve: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the download step", func() bool { return j.dl != nil && j.State() == apply.StateApproved })
+
+	// Download onto the SoftHSM UKEY: a wrong code first, then the right one.
+	d := j.dl
+	eventually(t, "the UKEY detected", func() bool { return strings.Contains(d.info.Text, "ui-ukey") })
+	d.pin.SetText(tk.PIN)
+	d.code.SetText("00000000")
+	test.Tap(d.btn)
+	eventually(t, "the wrong code refused", func() bool { return d.err.Text != "" })
+	if d.pin.Text != "" {
+		t.Fatal("the PIN stayed in the entry")
+	}
+	d.pin.SetText(tk.PIN)
+	d.code.SetText(downloadCode(t, srv, j.appID))
+	test.Tap(d.btn)
+	eventually(t, "the certificate installed", func() bool { return d.Cert != nil || (d.err.Text != "" && !d.btn.Disabled()) })
+	if d.Cert == nil {
+		t.Fatalf("download failed: %s", d.err.Text)
+	}
+	if d.Cert.Subject.CommonName != jc.subject || !strings.Contains(d.result.Text, "SHA-256") {
+		t.Fatalf("certificate %q, summary %q", d.Cert.Subject.CommonName, d.result.Text)
+	}
+	for i := range stageKeys {
+		if !strings.HasPrefix(d.stages[i].Text, "✓") {
+			t.Fatalf("stage %d: %q", i, d.stages[i].Text)
+		}
+	}
+	if a, _ := c.Application(ctx, j.appID); a.State != apply.StateIssued {
+		t.Fatalf("state after download: %s", a.State)
+	}
+}
