@@ -153,7 +153,9 @@ func (s *IdentityStep) countdown() {
 			if d < 0 {
 				d = 0
 			}
-			fyne.Do(func() { s.left.SetText(T("id.left", map[string]any{"Left": fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)})) })
+			fyne.Do(func() {
+				s.left.SetText(T("id.left", map[string]any{"Left": fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)}))
+			})
 		}
 	}
 }
