@@ -44,6 +44,8 @@ type Apply struct {
 	filling bool // setting widgets from saved values: no autosave
 	status  *widget.Label
 	submit  *widget.Button
+	agree   *widget.Check  // the agreement's tick
+	accept  *widget.Button // and its button
 	calls   chan struct{} // receives after each finished server call, for tests
 }
 
@@ -150,7 +152,8 @@ func (s *Apply) showAgreement(ag *api.Agreement) {
 	text := widget.NewLabel(ag.Text)
 	text.Wrapping = fyne.TextWrapWord
 	var accept *widget.Button
-	agree := widget.NewCheck(T("apply.agree"), func(on bool) {
+	var agree *widget.Check
+	agree = widget.NewCheck(T("apply.agree"), func(on bool) {
 		if on {
 			accept.Enable()
 		} else {
@@ -176,9 +179,16 @@ func (s *Apply) showAgreement(ag *api.Agreement) {
 	})
 	accept.Importance = widget.HighImportance
 	accept.Disable()
+	s.agree, s.accept = agree, accept
 	title := widget.NewLabelWithStyle(ag.Title+"("+ag.Version+")", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	s.root.Objects = []fyne.CanvasObject{container.NewBorder(title, container.NewVBox(agree, s.status, accept), nil, nil, container.NewVScroll(text))}
 	s.root.Refresh()
+}
+
+// acceptAgreement ticks the agreement and accepts it, as the user would.
+func (s *Apply) acceptAgreement() {
+	s.agree.SetChecked(true)
+	s.accept.OnTapped()
 }
 
 func (s *Apply) showForm() {

@@ -20,8 +20,17 @@ type Theme struct{ fyne.Theme }
 // NewTheme wraps the default theme.
 func NewTheme() *Theme { return &Theme{Theme: theme.DefaultTheme()} }
 
-// Font returns the embedded CJK face.
-func (t *Theme) Font(fyne.TextStyle) fyne.Resource { return cjkFont }
+// Font returns the embedded CJK face for the styles CertDesk writes
+// Chinese in (regular and bold); monospace, italic and symbol text keep
+// Fyne's own small faces. Fyne parses the theme's face once per style and
+// each parse holds its own copy of the 11 MB outline table, so every style
+// mapped here costs about 10 MB of memory.
+func (t *Theme) Font(s fyne.TextStyle) fyne.Resource {
+	if s.Monospace || s.Italic || s.Symbol {
+		return t.Theme.Font(s)
+	}
+	return cjkFont
+}
 
 // Color, Icon and Size are the default theme's.
 func (t *Theme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {

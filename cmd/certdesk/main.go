@@ -42,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "token":
 			attachConsole()
 			return runToken(ctx, args[1:], stdin, stdout, stderr)
+		case "screens":
+			return runScreens(ctx, args[1:], stdout, stderr)
 		case "version", "--version":
 			attachConsole()
 			fmt.Fprintln(stdout, "certdesk", version)
@@ -77,7 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer be.Close()
-	if err := ui.Run(ctx, ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir}); err != nil {
+	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir}
+	if os.Getenv("CERTDESK_PROBE") != "" {
+		opts.FirstFrame = probe(stderr)
+	}
+	if err := ui.Run(ctx, opts); err != nil {
 		log.Error("gui", "err", err)
 		return exitFail
 	}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server"
+	"certdesk/app/server/service"
+	"certdesk/ui"
+)
+
+// runScreens refreshes the README's screenshots: a throwaway embedded
+// server with the development providers, a throwaway SoftHSM token as the
+// UKEY, and a scripted applicant walked through every screen in a real
+// window. It is a developer's command (Linux with SoftHSM2 and a display,
+// Xvfb on servers), so it is not listed in the usage text.
+func runScreens(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("screens", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", filepath.Join("assets", "screenshots"), "directory for the PNG files")
+	module := fs.String("module", "/usr/lib/softhsm/libsofthsm2.so", "SoftHSM2 PKCS#11 module")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if msg := noDisplay(); msg != "" {
+		fmt.Fprint(stderr, msg)
+		return exitNoDisplay
+	}
+	if err := screens(ctx, *out, *module, stdout); err != nil {
+		fmt.Fprintln(stderr, "screens:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+var reScreensCode = regexp.MustCompile(`验证码:(\d{8})`)
+
+func screens(ctx context.Context, out, module string, stdout io.Writer) error {
+	tmp, err := os.MkdirTemp("", "certdesk-screens-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	const pin = "246810"
+	if err := softhsmToken(tmp, "CertDesk-UKEY", pin); err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(ctx, server.Config{DataDir: filepath.Join(tmp, "server"), Log: quiet, DevProviders: true})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	staff := service.Principal{AccountID: "screens", Role: api.RoleStaff}
+	files, err := ui.RunScreens(ctx, ui.ScreenConfig{
+		ServerURL: srv.URL, Module: module, PIN: pin, DataDir: filepath.Join(tmp, "client"), Out: out, Lang: apply.ZH,
+		Approve: func(ctx context.Context, id string) error {
+			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
+			return err
+		},
+		ConfirmTransfer: func(ctx context.Context, id string) error {
+			_, err := srv.Service.ConfirmTransfer(ctx, staff, id, "screens")
+			return err
+		},
+		Code: func(ctx context.Context, id string) (string, error) {
+			msgs, err := srv.Store.Messages(ctx, id, 50)
+			if err != nil {
+				return "", err
+			}
+			for _, m := range msgs {
+				if mm := reScreensCode.FindStringSubmatch(m.Body); mm != nil {
+					return mm[1], nil
+				}
+			}
+			return "", errors.New("no download code in the outbox")
+		},
+		Phone: func(u string, form url.Values) error {
+			res, err := http.PostForm(u, form)
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				return fmt.Errorf("%s: %s", u, res.Status)
+			}
+			return nil
+		},
+	})
+	for _, f := range files {
+		fmt.Fprintln(stdout, f)
+	}
+	return err
+}
+
+// softhsmToken makes an empty SoftHSM2 token in dir and points the module
+// at it through SOFTHSM2_CONF.
+func softhsmToken(dir, label, pin string) error {
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return err
+	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		return err
+	}
+	os.Setenv("SOFTHSM2_CONF", conf)
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "13579135")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("softhsm2-util: %v: %s", err, b)
+	}
+	return nil
+}
