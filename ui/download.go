@@ -71,7 +71,7 @@ func newDownloadStep(j *Journey, ctx context.Context) *DownloadStep {
 	d.result.Wrapping = fyne.TextWrapWord
 	detect := widget.NewButton(T("ukey.detect"), d.Detect)
 	form := widget.NewForm(widget.NewFormItem(T("ukey.pin"), d.pin), widget.NewFormItem(T("dl.code"), d.code))
-	d.content = container.NewVScroll(container.NewVBox(d.info, detect, form, d.final, d.btn, d.progress, list, d.err, d.result))
+	d.content = container.NewVScroll(container.NewVBox(d.info, detect, form, d.final, d.btn, d.err, d.result, d.progress, list))
 	d.Detect()
 	return d
 }

@@ -72,7 +72,11 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 func feeText(q apply.Quote, l apply.Lang) string {
 	s := ""
 	for _, it := range q.Items {
-		s += fmt.Sprintf("%s  %s 元\n", it.Label.In(l), apply.FormatFen(it.Fen))
+		if l == apply.EN {
+			s += fmt.Sprintf("%s  CNY %s\n", it.Label.In(l), apply.FormatFen(it.Fen))
+		} else {
+			s += fmt.Sprintf("%s  %s 元\n", it.Label.In(l), apply.FormatFen(it.Fen))
+		}
 	}
 	return s + T("pay.total", map[string]any{"Total": apply.FormatFen(q.TotalFen)})
 }
@@ -95,6 +99,14 @@ func (p *PaymentStep) Start(m api.PaymentMethod) {
 
 func (p *PaymentStep) show(pay *api.Payment) {
 	p.Payment = pay
+	// Mark the method on screen without calling OnChanged, which would
+	// start the payment again.
+	if pay.Method == api.PayOnline {
+		p.method.Selected = T("pay.online")
+	} else {
+		p.method.Selected = T("pay.bank")
+	}
+	p.method.Refresh()
 	p.detail.RemoveAll()
 	switch pay.Method {
 	case api.PayOnline:

@@ -33,7 +33,7 @@ var (
 )
 
 // certdeskBinary builds cmd/certdesk once per test process.
-func certdeskBinary(b *testing.B) string {
+func certdeskBinary(b testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "certdesk-bench-")
 		if err != nil {
@@ -41,7 +41,7 @@ func certdeskBinary(b *testing.B) string {
 			return
 		}
 		binPath = filepath.Join(dir, "certdesk")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "no_emoji", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

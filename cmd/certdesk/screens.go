@@ -15,7 +15,6 @@ import (
 	"regexp"
 
 	"certdesk/app/api"
-	"certdesk/app/apply"
 	"certdesk/app/server"
 	"certdesk/app/server/service"
 	"certdesk/ui"
@@ -65,7 +64,7 @@ func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 	defer srv.Close()
 	staff := service.Principal{AccountID: "screens", Role: api.RoleStaff}
 	files, err := ui.RunScreens(ctx, ui.ScreenConfig{
-		ServerURL: srv.URL, Module: module, PIN: pin, DataDir: filepath.Join(tmp, "client"), Out: out, Lang: apply.ZH,
+		ServerURL: srv.URL, Module: module, PIN: pin, DataDir: filepath.Join(tmp, "client"), Out: out, Lang: ui.SystemLang(),
 		Approve: func(ctx context.Context, id string) error {
 			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
 			return err
