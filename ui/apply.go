@@ -46,7 +46,7 @@ type Apply struct {
 	submit  *widget.Button
 	agree   *widget.Check  // the agreement's tick
 	accept  *widget.Button // and its button
-	calls   chan struct{} // receives after each finished server call, for tests
+	calls   chan struct{}  // receives after each finished server call, for tests
 }
 
 type formField struct {
