@@ -254,8 +254,14 @@ func tokenChecks(env Env) []Check {
 	var loaded, archBad int
 	var all []TokenInfo
 	var present []string
+	seen := map[string]bool{}
 	for _, p := range env.Modules {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue // missing, or the same file under another name
+		}
+		if fi, err := os.Stat(real); err == nil && !fi.IsDir() {
+			seen[real] = true
 			present = append(present, p)
 		}
 	}

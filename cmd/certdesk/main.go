@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "token":
 			attachConsole()
 			return runToken(ctx, args[1:], stdin, stdout, stderr)
+		case "diag":
+			attachConsole()
+			return runDiag(ctx, args[1:], stdout, stderr)
 		case "screens":
 			return runScreens(ctx, args[1:], stdout, stderr)
 		case "version", "--version":
@@ -62,12 +65,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, msg)
 		return exitNoDisplay
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	dir, err := dataDir()
 	if err != nil {
-		log.Error("data directory", "err", err)
+		fmt.Fprintln(stderr, "data directory:", err)
 		return exitFail
 	}
+	// The log goes to the terminal and to a file support can collect
+	// (`certdesk diag --bundle`, redacted).
+	var logOut io.Writer = stderr
+	if f, err := openLog(dir); err == nil {
+		defer f.Close()
+		logOut = io.MultiWriter(stderr, f)
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	url, err := chooseServer(ctx, dir, serverFlag)
 	if err != nil {
 		log.Error("server setting", "err", err)
@@ -99,5 +109,7 @@ const usage = `证书助手 CertDesk
   certdesk material check …   检查材料图片 / check material images (certdesk material help)
   certdesk material fix …     修复材料图片 / repair a material image
   certdesk token list|test    检查 UKEY / check the UKEY (certdesk token help)
+  certdesk diag [--json] [--bundle F.zip]   自检并导出支持包 / self-check, support bundle
+  certdesk --diag             在窗口中自检 / the self-check in a window
   certdesk version            版本 / version
 `
