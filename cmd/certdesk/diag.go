@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"log/slog"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
