@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"certdesk/ui"
 	"context"
 	"encoding/json"
 	"flag"
@@ -130,4 +131,38 @@ func pickLang(flag string) apply.Lang {
 		return apply.EN
 	}
 	return apply.ZH
+}
+
+// runDiagWindow is `certdesk --diag`: the same checks in a window, live,
+// with the bundle export.
+func runDiagWindow(ctx context.Context, serverFlag string) int {
+	dir, err := dataDir()
+	if err != nil {
+		return exitFail
+	}
+	serverURL, _ := chooseServer(ctx, dir, serverFlag)
+	embedded := serverURL == ""
+	if embedded {
+		if be, err := startBackend(ctx, "", dir, quietLog()); err == nil {
+			defer be.Close()
+			serverURL = be.URL
+		}
+	}
+	var settings map[string]string
+	err = ui.RunDiag(ctx, ui.DiagOptions{
+		Lang: ui.SystemLang(),
+		Run: func(ctx context.Context) diag.Report {
+			env, s := diagEnv(ctx, dir, serverURL)
+			env.Embedded = embedded
+			settings = s
+			return diag.Run(ctx, env)
+		},
+		Bundle: func(w io.Writer, r diag.Report) error {
+			return diag.Bundle(w, r, []string{logPath(dir), logPath(dir) + ".1"}, settings)
+		},
+	})
+	if err != nil {
+		return exitFail
+	}
+	return exitOK
 }

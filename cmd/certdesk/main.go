@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if len(args) >= 1 && strings.HasPrefix(args[0], "--server=") {
 		serverFlag, args = strings.TrimPrefix(args[0], "--server="), args[1:]
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && args[0] != "--diag" {
 		switch args[0] {
 		case "material":
 			attachConsole()
@@ -61,9 +61,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	diagMode := len(args) > 0 && args[0] == "--diag"
+	if len(args) > 0 && !diagMode {
+		fmt.Fprintf(stderr, "未知参数 / unknown argument %q\n%s", args[0], usage)
+		return exitUsage
+	}
 	if msg := noDisplay(); msg != "" {
 		fmt.Fprint(stderr, msg)
 		return exitNoDisplay
+	}
+	if diagMode {
+		return runDiagWindow(ctx, serverFlag)
 	}
 	dir, err := dataDir()
 	if err != nil {
