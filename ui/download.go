@@ -83,30 +83,11 @@ func (d *DownloadStep) Detect() {
 		return
 	}
 	go func() {
-		m, err := token.Load(d.j.module)
-		var tok token.Token
-		if err == nil {
-			tok, err = m.Find("", "")
-			m.Close()
-		}
+		text, final := ukeyStatus(d.j.module)
 		fyne.Do(func() {
-			switch {
-			case errors.Is(err, token.ErrNoToken):
-				d.info.SetText(T("ukey.none"))
-			case err != nil:
-				d.info.SetText(T("ukey.driver") + "\n" + err.Error())
-			default:
-				text := T("ukey.found", map[string]any{"Label": tok.Label, "Serial": tok.Serial})
-				switch {
-				case tok.Flags.PINLocked:
-					text += "\n" + T("ukey.locked")
-				case tok.Flags.PINFinalTry:
-					text += "\n" + T("ukey.finaltry")
-					d.final.Show()
-				case tok.Flags.PINCountLow:
-					text += "\n" + T("ukey.countlow")
-				}
-				d.info.SetText(text)
+			d.info.SetText(text)
+			if final {
+				d.final.Show()
 			}
 			d.j.called()
 		})
@@ -133,9 +114,9 @@ func (d *DownloadStep) Start() {
 			if err != nil {
 				d.err.SetText(d.explain(err))
 			} else {
-				d.Cert = cert
 				d.result.SetText(certSummary(cert))
 				d.btn.Hide()
+				d.Cert = cert // last: tests wait for it
 			}
 			d.j.called()
 		})
@@ -226,28 +207,11 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 var errNotInstalled = errors.New("the certificate did not read back from the UKEY")
 
 func (d *DownloadStep) explain(err error) string {
-	var pe *token.PINError
-	switch {
-	case errors.As(err, &pe):
-		msg := T("ukey.wrongpin")
-		if pe.FinalTry {
-			d.final.Show()
-			msg += "\n" + T("ukey.finaltry")
-		} else if pe.CountLow {
-			msg += "\n" + T("ukey.countlow")
-		}
-		return msg
-	case errors.Is(err, token.ErrPINFinalTry):
+	msg, final := ukeyErrorText(err, d.j.lang, "dl.removed")
+	if final {
 		d.final.Show()
-		return T("ukey.finaltry")
-	case errors.Is(err, token.ErrPINLocked):
-		return T("ukey.locked")
-	case errors.Is(err, token.ErrNoToken), errors.Is(err, token.ErrTokenRemoved):
-		return T("dl.removed")
-	case errors.Is(err, token.ErrModule), errors.Is(err, token.ErrModuleArch):
-		return T("ukey.driver") + "\n" + err.Error()
 	}
-	return explain(err, d.j.lang)
+	return msg
 }
 
 // certSummary is what the applicant may be asked about their certificate.

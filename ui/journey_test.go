@@ -1,10 +1,10 @@
 package ui
 
 import (
+	"certdesk/app/server/devprov"
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -56,17 +56,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // the face check, answers the development page's form.
 func phone(t *testing.T, u string, form url.Values) {
 	t.Helper()
-	var res *http.Response
-	var err error
-	if form == nil {
-		res, err = http.Post(u, "application/x-www-form-urlencoded", nil)
-	} else {
-		res, err = http.PostForm(u, form)
+	if err := devprov.Phone(u, form); err != nil {
+		t.Fatalf("phone: %v", err)
 	}
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("phone %s: %v %v", u, err, res)
-	}
-	res.Body.Close()
 }
 
 var reDownloadCode = regexp.MustCompile(`验证码:(\d{8})`)
@@ -230,7 +222,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 			t.Fatalf("no bank account: %+v", j.pay.Payment)
 		}
 		j.pay.UploadVoucher("缴费凭证.jpg", testimg.JPEG(testimg.Scan(827, 1169, 6), 85, 100))
-		eventually(t, "the voucher sent", func() bool { return strings.Contains(j.pay.state.Text, "缴费凭证已上传") })
+		eventually(t, "the voucher sent", func() bool { return strings.Contains(j.pay.voucher.Text, "缴费凭证已上传") })
 		if _, err := srv.Service.ConfirmTransfer(ctx, ops, j.appID, "工行回单 0042"); err != nil {
 			t.Fatal(err)
 		}

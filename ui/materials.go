@@ -92,8 +92,8 @@ func (m *MaterialsStep) layout(cl *api.Checklist) {
 	for _, it := range m.items {
 		old[it.rule.Type] = it
 	}
-	m.items = nil
 	m.mu.Unlock()
+	var items []*matItem // swapped in whole: Add and Drop look items up meanwhile
 	m.list.RemoveAll()
 	for _, ci := range cl.Items {
 		it := old[ci.Rule.Type]
@@ -111,11 +111,12 @@ func (m *MaterialsStep) layout(cl *api.Checklist) {
 		if len(ci.Materials) == 0 && ci.Rule.Required && ci.Rule.SameAs == "" {
 			it.have.Add(widget.NewLabel("✗ " + T("mat.missing")))
 		}
-		m.mu.Lock()
-		m.items = append(m.items, it)
-		m.mu.Unlock()
+		items = append(items, it)
 		m.list.Add(it.box)
 	}
+	m.mu.Lock()
+	m.items = items
+	m.mu.Unlock()
 	var paper strings.Builder
 	for _, p := range cl.Paper {
 		fmt.Fprintf(&paper, "· %s(%s)\n", p.Label.In(l), p.Copies.In(l))

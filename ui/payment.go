@@ -26,6 +26,7 @@ type PaymentStep struct {
 	method  *widget.RadioGroup
 	detail  *fyne.Container
 	state   *widget.Label
+	voucher *widget.Label // the voucher upload's own line: status polls rewrite state
 	content fyne.CanvasObject
 	// Payment is the payment on screen.
 	Payment *api.Payment
@@ -39,6 +40,8 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 	p.fee.Wrapping = fyne.TextWrapWord
 	p.state = widget.NewLabel("")
 	p.state.Wrapping = fyne.TextWrapWord
+	p.voucher = widget.NewLabel("")
+	p.voucher.Wrapping = fyne.TextWrapWord
 	p.detail = container.NewVBox()
 	online, bank := T("pay.online"), T("pay.bank")
 	p.method = widget.NewRadioGroup([]string{online, bank}, func(v string) {
@@ -120,8 +123,8 @@ func (p *PaymentStep) show(pay *api.Payment) {
 				widget.NewFormItem(T("pay.bank.comment"), copyable(b.Comment, p.j.win)))
 			p.detail.Add(widget.NewCard(T("pay.bank.title"), T("pay.bank.hint"), acct))
 		}
-		voucher := widget.NewButton(T("pay.voucher"), p.chooseVoucher)
-		p.detail.Add(voucher)
+		p.detail.Add(widget.NewButton(T("pay.voucher"), p.chooseVoucher))
+		p.detail.Add(p.voucher)
 	}
 	p.detail.Refresh()
 	p.showStatus(pay)
@@ -189,7 +192,7 @@ func (p *PaymentStep) chooseVoucher() {
 // UploadVoucher checks the voucher scan (fixing it when it can) and sends it.
 func (p *PaymentStep) UploadVoucher(name string, data []byte) {
 	rule, _ := apply.RuleFor(p.j.app.Kind, p.j.app.Form.Options(), p.j.app.Form.HandlerIsApplicant(p.j.app.Kind), apply.MatPaymentVoucher)
-	p.state.SetText(T("check.checking") + " " + name)
+	p.voucher.SetText(T("check.checking") + " " + name)
 	go func() {
 		v := material.CheckBytes(data, rule)
 		if !v.OK() && v.Fixable() {
@@ -198,15 +201,15 @@ func (p *PaymentStep) UploadVoucher(name string, data []byte) {
 			}
 		}
 		if !v.OK() {
-			fyne.Do(func() { p.state.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
+			fyne.Do(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
 			return
 		}
 		_, err := p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
 		fyne.Do(func() {
 			if err != nil {
-				p.state.SetText(explain(err, p.j.lang))
+				p.voucher.SetText(explain(err, p.j.lang))
 			} else {
-				p.state.SetText("✓ " + T("pay.vouchersent"))
+				p.voucher.SetText("✓ " + T("pay.vouchersent"))
 			}
 			p.j.called()
 		})

@@ -58,34 +58,43 @@ func (s *UKEYLogin) Content() fyne.CanvasObject { return s.content }
 // Detect looks for the UKEY and shows its state and PIN flags.
 func (s *UKEYLogin) Detect() {
 	go func() {
-		m, err := token.Load(s.module)
-		var tok token.Token
-		if err == nil {
-			tok, err = m.Find("", "")
-			m.Close()
-		}
+		text, final := ukeyStatus(s.module)
 		fyne.Do(func() {
-			switch {
-			case errors.Is(err, token.ErrNoToken):
-				s.info.SetText(T("ukey.none"))
-			case err != nil:
-				s.info.SetText(T("ukey.driver") + "\n" + err.Error())
-			default:
-				text := T("ukey.found", map[string]any{"Label": tok.Label, "Serial": tok.Serial})
-				switch {
-				case tok.Flags.PINLocked:
-					text += "\n" + T("ukey.locked")
-				case tok.Flags.PINFinalTry:
-					text += "\n" + T("ukey.finaltry")
-					s.final.Show()
-				case tok.Flags.PINCountLow:
-					text += "\n" + T("ukey.countlow")
-				}
-				s.info.SetText(text)
+			s.info.SetText(text)
+			if final {
+				s.final.Show()
 			}
 			s.done()
 		})
 	}()
+}
+
+// ukeyStatus looks for the UKEY behind module and words what it found;
+// finalTry says the next wrong PIN locks it (the final-try tick must show).
+func ukeyStatus(module string) (text string, finalTry bool) {
+	m, err := token.Load(module)
+	var tok token.Token
+	if err == nil {
+		tok, err = m.Find("", "")
+		m.Close()
+	}
+	switch {
+	case errors.Is(err, token.ErrNoToken):
+		return T("ukey.none"), false
+	case err != nil:
+		return T("ukey.driver") + "\n" + err.Error(), false
+	}
+	text = T("ukey.found", map[string]any{"Label": tok.Label, "Serial": tok.Serial})
+	switch {
+	case tok.Flags.PINLocked:
+		text += "\n" + T("ukey.locked")
+	case tok.Flags.PINFinalTry:
+		text += "\n" + T("ukey.finaltry")
+		finalTry = true
+	case tok.Flags.PINCountLow:
+		text += "\n" + T("ukey.countlow")
+	}
+	return text, finalTry
 }
 
 func (s *UKEYLogin) done() {
@@ -157,28 +166,36 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 var errNoCert = errors.New("no certificate on the UKEY")
 
 func (s *UKEYLogin) explainUKEY(err error) string {
+	msg, final := ukeyErrorText(err, s.lang, "ukey.none")
+	if final {
+		s.final.Show()
+	}
+	return msg
+}
+
+// ukeyErrorText words a UKEY error for the user; final says the final-try
+// tick must show. noToken is the message key for a missing UKEY.
+func ukeyErrorText(err error, l apply.Lang, noToken string) (msg string, final bool) {
 	var pe *token.PINError
 	switch {
 	case errors.As(err, &pe):
 		msg := T("ukey.wrongpin")
 		if pe.FinalTry {
-			s.final.Show()
-			msg += "\n" + T("ukey.finaltry")
+			return msg + "\n" + T("ukey.finaltry"), true
 		} else if pe.CountLow {
 			msg += "\n" + T("ukey.countlow")
 		}
-		return msg
+		return msg, false
 	case errors.Is(err, token.ErrPINFinalTry):
-		s.final.Show()
-		return T("ukey.finaltry")
+		return T("ukey.finaltry"), true
 	case errors.Is(err, token.ErrPINLocked):
-		return T("ukey.locked")
+		return T("ukey.locked"), false
 	case errors.Is(err, token.ErrNoToken), errors.Is(err, token.ErrTokenRemoved):
-		return T("ukey.none")
+		return T(noToken), false
 	case errors.Is(err, errNoCert):
-		return T("ukey.nocert")
+		return T("ukey.nocert"), false
 	case errors.Is(err, token.ErrModule), errors.Is(err, token.ErrModuleArch):
-		return T("ukey.driver") + "\n" + err.Error()
+		return T("ukey.driver") + "\n" + err.Error(), false
 	}
-	return explain(err, s.lang)
+	return explain(err, l), false
 }

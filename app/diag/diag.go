@@ -217,31 +217,79 @@ func tlsVersion(v uint16) string {
 	return fmt.Sprintf("TLS 0x%04x", v)
 }
 
-// TokenInfo is one UKEY as the report shows it.
-type TokenInfo struct {
-	Slot         uint        `json:"slot"`
-	Label        string      `json:"label"`
-	Serial       string      `json:"serial"`
-	Model        string      `json:"model"`
-	Manufacturer string      `json:"manufacturer"`
-	Flags        token.Flags `json:"flags"`
-	Mechanisms   []string    `json:"mechanisms"`
-	Certificates []CertInfo  `json:"certificates"`
+// ModuleReport is one PKCS#11 module: what loading it said, its tokens and
+// the certificates on them (`certdesk token list --json` prints these too).
+type ModuleReport struct {
+	Path   string            `json:"path"`
+	Error  string            `json:"error,omitempty"`
+	Info   *token.ModuleInfo `json:"info,omitempty"`
+	Tokens []TokenReport     `json:"tokens,omitempty"`
 }
 
-// CertInfo is a certificate found on a UKEY.
-type CertInfo struct {
+// TokenReport is one token.
+type TokenReport struct {
+	Label        string       `json:"label"`
+	Serial       string       `json:"serial"`
+	Model        string       `json:"model"`
+	Manufacturer string       `json:"manufacturer"`
+	Flags        token.Flags  `json:"flags"`
+	Mechanisms   []string     `json:"mechanisms"`
+	Certificates []CertReport `json:"certificates"`
+}
+
+// CertReport is one certificate on a token.
+type CertReport struct {
 	Subject  string    `json:"subject"`
 	Issuer   string    `json:"issuer"`
 	Serial   string    `json:"serial"`
 	NotAfter time.Time `json:"not_after"`
+	Expired  bool      `json:"expired"`
 }
 
-// ModuleInfo is one PKCS#11 module tried.
-type ModuleInfo struct {
-	Path   string      `json:"path"`
-	Error  string      `json:"error,omitempty"`
-	Tokens []TokenInfo `json:"tokens,omitempty"`
+// InspectModules loads every candidate module that exists (once per file:
+// Debian links the same library under two names) and reports its tokens
+// and certificates; no PIN is needed, certificates are public objects.
+func InspectModules(candidates []string, now time.Time) []ModuleReport {
+	var out []ModuleReport
+	seen := map[string]bool{}
+	for _, p := range candidates {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(real); err != nil || fi.IsDir() || seen[real] {
+			continue
+		}
+		seen[real] = true
+		r := ModuleReport{Path: p}
+		m, err := token.Load(p)
+		if err != nil {
+			r.Error = err.Error()
+			out = append(out, r)
+			continue
+		}
+		info := m.Info
+		r.Info = &info
+		ts, err := m.Tokens()
+		if err != nil {
+			r.Error = err.Error()
+		}
+		for _, t := range ts {
+			tr := TokenReport{Label: t.Label, Serial: t.Serial, Model: t.Model, Manufacturer: t.Manufacturer, Flags: t.Flags, Mechanisms: t.Mechanisms, Certificates: []CertReport{}}
+			if s, err := m.Open(t); err == nil {
+				certs, _ := s.Certificates()
+				for _, c := range certs {
+					tr.Certificates = append(tr.Certificates, CertReport{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+						Serial: c.SerialNumber.Text(16), NotAfter: c.NotAfter, Expired: now.After(c.NotAfter)})
+				}
+				s.Close()
+			}
+			r.Tokens = append(r.Tokens, tr)
+		}
+		m.Close()
+		out = append(out, r)
+	}
+	return out
 }
 
 // tokenChecks loads each candidate module, lists its tokens with their
@@ -250,52 +298,17 @@ func tokenChecks(env Env) []Check {
 	mods := Check{ID: "pkcs11", Title: apply.Text{ZH: "UKEY 驱动(PKCS#11)", EN: "UKEY driver (PKCS#11)"}}
 	toks := Check{ID: "tokens", Title: apply.Text{ZH: "UKEY", EN: "UKEY"}}
 	certs := Check{ID: "certificates", Title: apply.Text{ZH: "UKEY 中的证书", EN: "Certificates on the UKEY"}}
-	var infos []ModuleInfo
+	infos := InspectModules(env.Modules, env.Now())
 	var loaded, archBad int
-	var all []TokenInfo
-	var present []string
-	seen := map[string]bool{}
-	for _, p := range env.Modules {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil || seen[real] {
-			continue // missing, or the same file under another name
+	var all []TokenReport
+	for _, mi := range infos {
+		switch {
+		case mi.Info != nil:
+			loaded++
+		case strings.Contains(mi.Error, token.ErrModuleArch.Error()):
+			archBad++
 		}
-		if fi, err := os.Stat(real); err == nil && !fi.IsDir() {
-			seen[real] = true
-			present = append(present, p)
-		}
-	}
-	for _, p := range present {
-		mi := ModuleInfo{Path: p}
-		m, err := token.Load(p)
-		if err != nil {
-			mi.Error = err.Error()
-			if errors.Is(err, token.ErrModuleArch) {
-				archBad++
-			}
-			infos = append(infos, mi)
-			continue
-		}
-		loaded++
-		ts, err := m.Tokens()
-		if err != nil {
-			mi.Error = err.Error()
-		}
-		for _, t := range ts {
-			ti := TokenInfo{Slot: t.Slot, Label: t.Label, Serial: t.Serial, Model: t.Model, Manufacturer: t.Manufacturer, Flags: t.Flags, Mechanisms: t.Mechanisms}
-			if s, err := m.Open(t); err == nil {
-				if cs, err := s.Certificates(); err == nil {
-					for _, c := range cs {
-						ti.Certificates = append(ti.Certificates, CertInfo{Subject: c.Subject.CommonName, Issuer: c.Issuer.CommonName, Serial: strings.ToUpper(c.SerialNumber.Text(16)), NotAfter: c.NotAfter})
-					}
-				}
-				s.Close()
-			}
-			mi.Tokens = append(mi.Tokens, ti)
-			all = append(all, ti)
-		}
-		m.Close()
-		infos = append(infos, mi)
+		all = append(all, mi.Tokens...)
 	}
 	mods.Data = infos
 	var lines []string
@@ -310,7 +323,7 @@ func tokenChecks(env Env) []Check {
 	}
 	mods.Detail = strings.Join(lines, "\n")
 	switch {
-	case len(present) == 0:
+	case len(infos) == 0:
 		mods.Level = Red
 		mods.Fix = apply.Text{ZH: "没有找到 UKEY 驱动:请安装 UKEY 厂商的驱动程序(随 UKEY 提供或到 CA 网站下载)", EN: "No UKEY driver found: install the UKEY maker's driver (shipped with the UKEY or from the CA's site)"}
 	case loaded == 0 && archBad > 0:

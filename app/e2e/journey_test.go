@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"certdesk/app/server/devprov"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -97,17 +97,9 @@ func (w *world) codeFromOutbox(appID string) string {
 // phone opens a QR address as a tester's phone would.
 func phone(t *testing.T, u string, form url.Values) {
 	t.Helper()
-	var res *http.Response
-	var err error
-	if form == nil {
-		res, err = http.Post(u, "application/x-www-form-urlencoded", nil)
-	} else {
-		res, err = http.PostForm(u, form)
+	if err := devprov.Phone(u, form); err != nil {
+		t.Fatalf("phone: %v", err)
 	}
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("phone %s: %v %v", u, err, res)
-	}
-	res.Body.Close()
 }
 
 // fillAndUpload autosaves the form locally, queues every material (fixing

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"certdesk/app/server/devprov"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,17 +84,7 @@ func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 			}
 			return "", errors.New("no download code in the outbox")
 		},
-		Phone: func(u string, form url.Values) error {
-			res, err := http.PostForm(u, form)
-			if err != nil {
-				return err
-			}
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				return fmt.Errorf("%s: %s", u, res.Status)
-			}
-			return nil
-		},
+		Phone: devprov.Phone,
 	})
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)

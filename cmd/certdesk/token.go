@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"certdesk/app/diag"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -17,8 +18,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,81 +60,14 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 func moduleCandidates(explicit string) []string { return token.Discover(explicit) }
 
-// ModuleReport is one module in `certdesk token list --json` (and later in
-// the support bundle).
-type ModuleReport struct {
-	Path   string            `json:"path"`
-	Error  string            `json:"error,omitempty"`
-	Info   *token.ModuleInfo `json:"info,omitempty"`
-	Tokens []TokenReport     `json:"tokens,omitempty"`
-}
-
-// TokenReport is one token.
-type TokenReport struct {
-	Label        string       `json:"label"`
-	Serial       string       `json:"serial"`
-	Model        string       `json:"model"`
-	Manufacturer string       `json:"manufacturer"`
-	Flags        token.Flags  `json:"flags"`
-	Mechanisms   []string     `json:"mechanisms"`
-	Certificates []CertReport `json:"certificates"`
-}
-
-// CertReport is one certificate on a token.
-type CertReport struct {
-	Subject  string    `json:"subject"`
-	Issuer   string    `json:"issuer"`
-	Serial   string    `json:"serial"`
-	NotAfter time.Time `json:"not_after"`
-	Expired  bool      `json:"expired"`
-}
+// ModuleReport is one module in `certdesk token list --json` (the same
+// report `certdesk diag` makes).
+type ModuleReport = diag.ModuleReport
 
 // inspectModules loads every candidate module that exists and reports its
 // tokens and certificates; no PIN is needed.
 func inspectModules(explicit string) []ModuleReport {
-	var out []ModuleReport
-	seen := map[string]bool{}
-	for _, p := range moduleCandidates(explicit) {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			real = p
-		}
-		if seen[real] {
-			continue // Debian links the same library under two names
-		}
-		seen[real] = true
-		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
-			continue
-		}
-		r := ModuleReport{Path: p}
-		m, err := token.Load(p)
-		if err != nil {
-			r.Error = err.Error()
-			out = append(out, r)
-			continue
-		}
-		info := m.Info
-		r.Info = &info
-		ts, err := m.Tokens()
-		if err != nil {
-			r.Error = err.Error()
-		}
-		for _, t := range ts {
-			tr := TokenReport{Label: t.Label, Serial: t.Serial, Model: t.Model, Manufacturer: t.Manufacturer, Flags: t.Flags, Mechanisms: t.Mechanisms, Certificates: []CertReport{}}
-			if s, err := m.Open(t); err == nil {
-				certs, _ := s.Certificates()
-				for _, c := range certs {
-					tr.Certificates = append(tr.Certificates, CertReport{Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-						Serial: c.SerialNumber.Text(16), NotAfter: c.NotAfter, Expired: time.Now().After(c.NotAfter)})
-				}
-				s.Close()
-			}
-			r.Tokens = append(r.Tokens, tr)
-		}
-		m.Close()
-		out = append(out, r)
-	}
-	return out
+	return diag.InspectModules(moduleCandidates(explicit), time.Now())
 }
 
 func tokenList(explicit string, asJSON bool, stdout, stderr io.Writer) int {

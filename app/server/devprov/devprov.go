@@ -268,3 +268,19 @@ func Register(mux *http.ServeMux, sb *Sandbox, id *Identity) {
 		render(w, 200, "支付成功", "<p>支付成功,请回到电脑上的证书助手。</p><p>Paid: go back to CertDesk on the PC.</p>")
 	})
 }
+
+// Phone does what the applicant's phone does with a QR code of the
+// development providers: it opens the address, posting form when there is
+// one (the face-check page's answer); a nil form "pays" on the sandbox page.
+// Tests and `certdesk screens` use it.
+func Phone(u string, form url.Values) error {
+	res, err := http.PostForm(u, form)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", u, res.Status)
+	}
+	return nil
+}
