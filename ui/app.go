@@ -97,7 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 	shell.Start()
 	go func() {
 		<-ctx.Done()
-		fyne.Do(a.Quit)
+		onUI(a.Quit)
 	}()
 	a.Lifecycle().SetOnStarted(func() {
 		// Start-up parses the 11 MB CJK face once per text style and
@@ -115,9 +115,9 @@ func Run(ctx context.Context, opts Options) error {
 			// The driver draws on its 60 Hz tick after the queued
 			// calls: two ticks after the queue has run, the first
 			// frame is on screen.
-			fyne.DoAndWait(func() {})
+			onUIWait(func() {})
 			time.Sleep(2 * time.Second / 60)
-			opts.FirstFrame(func() { fyne.Do(a.Quit) })
+			opts.FirstFrame(func() { onUI(a.Quit) })
 		}()
 	})
 	w.ShowAndRun()
@@ -174,7 +174,7 @@ func (s *Shell) Start() {
 	s.c.SetToken(tok)
 	go func() {
 		_, err := s.c.Me(context.Background())
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.c.SetToken("")
 				s.showLogin()
@@ -232,7 +232,7 @@ func (s *Shell) showCenter() {
 	c.Print = func(id string) {
 		go func() {
 			path, err := writeAcceptanceForm(context.Background(), s.c, id, s.formDir())
-			fyne.Do(func() {
+			onUI(func() {
 				if err != nil {
 					c.status.SetText(explain(err, s.opts.Lang))
 					return

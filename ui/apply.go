@@ -87,7 +87,7 @@ func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, onDo
 	s.root = container.NewStack(widget.NewLabel(T("center.loading")))
 	go func() {
 		ag, err := c.Agreement(context.Background())
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.root.Objects = []fyne.CanvasObject{widget.NewLabel(explain(err, l))}
 				s.root.Refresh()
@@ -165,7 +165,7 @@ func (s *Apply) showAgreement(ag *api.Agreement) {
 		req := api.CreateApplicationRequest{Kind: s.kind, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}
 		go func() {
 			a, err := s.c.CreateApplication(context.Background(), req, s.idemKey)
-			fyne.Do(func() {
+			onUI(func() {
 				if err != nil {
 					accept.Enable()
 					s.status.SetText(explain(err, s.lang))
@@ -302,7 +302,7 @@ func (s *Apply) saveNext() {
 	s.pending = nil
 	go func() {
 		_, err := s.c.UpdateForm(context.Background(), id, api.UpdateFormRequest{Form: vals})
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.status.SetText(explain(err, s.lang))
 			} else {
@@ -326,7 +326,7 @@ func (s *Apply) doSubmit() {
 	}
 	go func() {
 		_, err := s.c.UpdateForm(context.Background(), s.appID, api.UpdateFormRequest{Form: vals, Submit: true})
-		fyne.Do(func() {
+		onUI(func() {
 			s.submit.Enable()
 			if err != nil {
 				s.showErrors(err)
@@ -359,7 +359,7 @@ func (s *Apply) showPrint() {
 	s.root.Refresh()
 	go func() {
 		path, err := s.writeForm()
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.status.SetText(explain(err, s.lang))
 				s.root.Objects = []fyne.CanvasObject{container.NewVBox(s.status, widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))}

@@ -64,7 +64,7 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 	logout := widget.NewButton(T("center.logout"), func() {
 		go func() {
 			s.c.Logout(context.Background())
-			fyne.Do(s.onLogout)
+			onUI(s.onLogout)
 		}()
 	})
 	applyOrg := widget.NewButton(T("center.apply.org"), func() { s.OnApply(apply.KindOrg) })
@@ -85,7 +85,7 @@ func (s *Center) Refresh() {
 	s.status.SetText(T("center.loading"))
 	go func() {
 		apps, err := s.c.Applications(context.Background())
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.status.SetText(explain(err, s.lang))
 			} else {
@@ -103,7 +103,7 @@ func (s *Center) Refresh() {
 func (s *Center) show(id string) {
 	go func() {
 		a, err := s.c.Application(context.Background(), id)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.detail.SetText(explain(err, s.lang))
 				return
@@ -152,7 +152,7 @@ func (s *Center) setActions(a *api.Application) {
 func (s *Center) similar(id string) {
 	go func() {
 		a, err := s.c.Similar(context.Background(), id, client.NewIdempotencyKey())
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.status.SetText(explain(err, s.lang))
 				return
@@ -168,7 +168,7 @@ func (s *Center) confirmCancel(id string) {
 	do := func() {
 		go func() {
 			_, err := s.c.Cancel(context.Background(), id)
-			fyne.Do(func() {
+			onUI(func() {
 				if err != nil {
 					s.status.SetText(explain(err, s.lang))
 				}

@@ -153,7 +153,7 @@ func (c *Checker) AddFile(name, path string, data []byte) {
 	go func() {
 		defer c.work.Done()
 		v := material.CheckBytes(data, rule)
-		fyne.DoAndWait(func() { c.show(e, v) })
+		onUIWait(func() { c.show(e, v) })
 	}()
 }
 
@@ -212,7 +212,7 @@ func (c *Checker) fix(e *checkEntry) {
 			saved = fixedPath(e.path)
 			saveErr = atomicfile.WriteFile(saved, out, 0o644)
 		}
-		fyne.DoAndWait(func() {
+		onUIWait(func() {
 			e.fixBtn.Enable()
 			switch {
 			case err != nil:

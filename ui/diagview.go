@@ -60,7 +60,7 @@ func (v *DiagView) Content() fyne.CanvasObject { return v.content }
 func (v *DiagView) Refresh(ctx context.Context) {
 	go func() {
 		r := v.opts.Run(ctx)
-		fyne.Do(func() { v.show(r) })
+		onUI(func() { v.show(r) })
 	}()
 }
 
@@ -140,10 +140,10 @@ func RunDiag(ctx context.Context, opts DiagOptions) error {
 			defer t.Stop()
 			for {
 				r := opts.Run(ctx)
-				fyne.Do(func() { v.show(r) })
+				onUI(func() { v.show(r) })
 				select {
 				case <-ctx.Done():
-					fyne.Do(a.Quit)
+					onUI(a.Quit)
 					return
 				case <-t.C:
 				}

@@ -84,7 +84,7 @@ func (d *DownloadStep) Detect() {
 	}
 	go func() {
 		text, final := ukeyStatus(d.j.module)
-		fyne.Do(func() {
+		onUI(func() {
 			d.info.SetText(text)
 			if final {
 				d.final.Show()
@@ -109,7 +109,7 @@ func (d *DownloadStep) Start() {
 	go func() {
 		cert, err := d.run(pin, code, finalOK)
 		clear(pin)
-		fyne.Do(func() {
+		onUI(func() {
 			d.btn.Enable()
 			if err != nil {
 				d.err.SetText(d.explain(err))
@@ -124,7 +124,7 @@ func (d *DownloadStep) Start() {
 }
 
 func (d *DownloadStep) stage(i int, ok bool) {
-	fyne.Do(func() {
+	onUI(func() {
 		if ok {
 			d.stages[i].SetText("✓ " + T(stageKeys[i]))
 			d.progress.SetValue(float64(i + 1))

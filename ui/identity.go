@@ -63,7 +63,7 @@ func (s *IdentityStep) start() {
 	s.state.SetText(T("id.starting"))
 	go func() {
 		is, err := s.j.c.StartIdentity(s.ctx, s.j.appID)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				s.state.SetText(explain(err, s.j.lang))
 				s.retry.Show()
@@ -79,7 +79,6 @@ func (s *IdentityStep) start() {
 }
 
 func (s *IdentityStep) show(is *api.IdentitySession) {
-	s.Session = is
 	open := widget.NewButton(T("id.openlocal"), func() {
 		if u, err := url.Parse(is.VerifyQR); err == nil {
 			_ = fyne.CurrentApp().OpenURL(u)
@@ -91,6 +90,7 @@ func (s *IdentityStep) show(is *api.IdentitySession) {
 	}
 	s.qrs.Refresh()
 	s.status(is)
+	s.Session = is
 }
 
 func (s *IdentityStep) status(is *api.IdentitySession) {
@@ -117,17 +117,17 @@ func (s *IdentityStep) follow() {
 			return
 		}
 		if err != nil {
-			fyne.Do(func() { s.state.SetText(explain(err, s.j.lang)) })
+			onUI(func() { s.state.SetText(explain(err, s.j.lang)) })
 			time.Sleep(2 * time.Second)
 			continue
 		}
-		fyne.Do(func() {
+		onUI(func() {
 			s.status(is)
 			s.j.called()
 		})
 		switch is.Status {
 		case "passed":
-			fyne.Do(s.j.Reload)
+			onUI(s.j.Reload)
 			return
 		case "failed", "expired":
 			return
@@ -144,7 +144,7 @@ func (s *IdentityStep) countdown() {
 			return
 		case <-t.C:
 			var until time.Time
-			fyne.DoAndWait(func() {
+			onUIWait(func() {
 				if s.Session != nil {
 					until = s.Session.ExpiresAt
 				}
@@ -153,7 +153,7 @@ func (s *IdentityStep) countdown() {
 			if d < 0 {
 				d = 0
 			}
-			fyne.Do(func() {
+			onUI(func() {
 				s.left.SetText(T("id.left", map[string]any{"Left": fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)}))
 			})
 		}

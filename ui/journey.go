@@ -102,7 +102,7 @@ func (j *Journey) called() {
 func (j *Journey) Reload() {
 	go func() {
 		a, err := j.c.Application(context.Background(), j.appID)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				j.status.SetText(explain(err, j.lang))
 			} else {
@@ -256,7 +256,7 @@ func (j *Journey) rejectedStep(ctx context.Context) fyne.CanvasObject {
 	resubmit := widget.NewButton(T("journey.resubmit"), func() {
 		go func() {
 			a, err := j.c.Event(ctx, j.appID, api.EventRequest{Event: apply.EvResubmit})
-			fyne.Do(func() {
+			onUI(func() {
 				if err != nil {
 					j.status.SetText(explain(err, j.lang))
 				} else {
@@ -287,7 +287,7 @@ func (j *Journey) poll(ctx context.Context, done func(*api.Application) bool) {
 				continue
 			}
 			if done(a) {
-				fyne.Do(func() {
+				onUI(func() {
 					j.show(a)
 					j.called()
 				})
@@ -308,7 +308,7 @@ func (j *Journey) pollEvery() time.Duration {
 func (j *Journey) printForm() {
 	go func() {
 		path, err := writeAcceptanceForm(context.Background(), j.c, j.appID, j.formDir)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				j.status.SetText(explain(err, j.lang))
 				return

@@ -40,11 +40,17 @@ func devServer(t *testing.T) (*server.Server, *slog.Logger) {
 	return srv, log
 }
 
-// eventually polls cond until it holds.
+// eventually polls cond until it holds. cond reads widgets, so it runs
+// under the lock that background updates take (see onUI).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
+	locked := func() bool {
+		uiMu.Lock()
+		defer uiMu.Unlock()
+		return cond()
+	}
+	for !locked() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}

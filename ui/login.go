@@ -105,7 +105,7 @@ func (s *Login) run(btn *widget.Button, work func() error, done func(error)) {
 	btn.Disable()
 	go func() {
 		err := work()
-		fyne.Do(func() {
+		onUI(func() {
 			btn.Enable()
 			done(err)
 			if s.busy != nil {

@@ -74,7 +74,7 @@ func newMaterialsStep(j *Journey, ctx context.Context) *MaterialsStep {
 func (m *MaterialsStep) load() {
 	go func() {
 		cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				m.j.status.SetText(explain(err, m.j.lang))
 			} else {
@@ -257,7 +257,7 @@ func (m *MaterialsStep) Add(t apply.MaterialType, name string, data []byte) {
 	go func() {
 		defer m.work.Done()
 		v := material.CheckBytes(data, rule)
-		fyne.DoAndWait(func() { m.showVerdict(it, v) })
+		onUIWait(func() { m.showVerdict(it, v) })
 		if v.OK() {
 			m.upload(it)
 		}
@@ -305,7 +305,7 @@ func (m *MaterialsStep) fix(it *matItem) {
 	go func() {
 		defer m.work.Done()
 		out, rep, err := material.Repair(data, rule)
-		fyne.DoAndWait(func() {
+		onUIWait(func() {
 			it.fix.Enable()
 			if err != nil {
 				it.fixed.SetText(T("check.cannotfix"))
@@ -325,7 +325,7 @@ func (m *MaterialsStep) fix(it *matItem) {
 // dropped connection from the server's offset by itself.
 func (m *MaterialsStep) upload(it *matItem) {
 	data, name, t := it.data, it.name, it.rule.Type
-	fyne.DoAndWait(func() {
+	onUIWait(func() {
 		it.progress.SetValue(0)
 		it.progress.Show()
 	})
@@ -333,11 +333,11 @@ func (m *MaterialsStep) upload(it *matItem) {
 	_, err := m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, func(p client.Progress) {
 		if p.Total > 0 {
 			v := float64(p.Sent) / float64(p.Total)
-			fyne.Do(func() { it.progress.SetValue(v) })
+			onUI(func() { it.progress.SetValue(v) })
 		}
 	})
 	m.j.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
-	fyne.DoAndWait(func() {
+	onUIWait(func() {
 		it.progress.Hide()
 		if err != nil {
 			it.fixed.SetText(explain(err, m.j.lang))
@@ -355,7 +355,7 @@ func (m *MaterialsStep) delete(id string) {
 		defer m.work.Done()
 		err := m.j.c.DeleteMaterial(m.ctx, m.j.appID, id)
 		if err != nil {
-			fyne.Do(func() { m.j.status.SetText(explain(err, m.j.lang)) })
+			onUI(func() { m.j.status.SetText(explain(err, m.j.lang)) })
 		}
 		m.reload()
 	}()
@@ -365,7 +365,7 @@ func (m *MaterialsStep) delete(id string) {
 // on (every required material present), the journey follows.
 func (m *MaterialsStep) reload() {
 	cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
-	fyne.DoAndWait(func() {
+	onUIWait(func() {
 		if err == nil {
 			m.layout(cl)
 		}

@@ -61,7 +61,7 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 	if a.State == apply.StatePaymentPending {
 		go func() {
 			pay, err := j.c.PaymentStatus(ctx, j.appID)
-			fyne.Do(func() {
+			onUI(func() {
 				if err == nil && pay.Method != "" {
 					p.show(pay)
 				}
@@ -89,7 +89,7 @@ func (p *PaymentStep) Start(m api.PaymentMethod) {
 	p.state.SetText(T("center.loading"))
 	go func() {
 		pay, err := p.j.c.StartPayment(p.ctx, p.j.appID, m)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				p.state.SetText(explain(err, p.j.lang))
 			} else {
@@ -164,12 +164,12 @@ func (p *PaymentStep) follow() {
 		if err != nil || p.ctx.Err() != nil {
 			continue
 		}
-		fyne.Do(func() {
+		onUI(func() {
 			p.showStatus(pay)
 			p.j.called()
 		})
 		if pay.Status == "paid" {
-			fyne.Do(p.j.Reload)
+			onUI(p.j.Reload)
 			return
 		}
 	}
@@ -201,11 +201,11 @@ func (p *PaymentStep) UploadVoucher(name string, data []byte) {
 			}
 		}
 		if !v.OK() {
-			fyne.Do(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
+			onUI(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
 			return
 		}
 		_, err := p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
-		fyne.Do(func() {
+		onUI(func() {
 			if err != nil {
 				p.voucher.SetText(explain(err, p.j.lang))
 			} else {

@@ -60,7 +60,7 @@ func RunScreens(ctx context.Context, cfg ScreenConfig) ([]string, error) {
 	a.Lifecycle().SetOnStarted(func() {
 		go func() {
 			files, runErr = screenScript(ctx, w, cfg)
-			fyne.Do(a.Quit)
+			onUI(a.Quit)
 		}()
 	})
 	w.ShowAndRun()
@@ -95,7 +95,7 @@ func (r *screenRun) shot(name string) error {
 const screensTitle = "CertDesk screens"
 
 // on runs fn on the UI thread.
-func on(fn func()) { fyne.DoAndWait(fn) }
+func on(fn func()) { onUIWait(fn) }
 
 // waitUI polls cond on the UI thread until it holds.
 func waitUI(what string, cond func() bool) error {

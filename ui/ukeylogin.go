@@ -59,7 +59,7 @@ func (s *UKEYLogin) Content() fyne.CanvasObject { return s.content }
 func (s *UKEYLogin) Detect() {
 	go func() {
 		text, final := ukeyStatus(s.module)
-		fyne.Do(func() {
+		onUI(func() {
 			s.info.SetText(text)
 			if final {
 				s.final.Show()
@@ -111,7 +111,7 @@ func (s *UKEYLogin) login() {
 	s.err.SetText("")
 	go func() {
 		sess, err := s.attempt(pin, finalOK)
-		fyne.Do(func() {
+		onUI(func() {
 			s.btn.Enable()
 			if err != nil {
 				s.err.SetText(s.explainUKEY(err))
