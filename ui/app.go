@@ -23,6 +23,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/client"
 	"certdesk/app/session"
+	appsync "certdesk/app/sync"
 	"certdesk/assets"
 	"certdesk/token"
 	_ "certdesk/ui/localeenv" // must initialise before fyne.io: see its doc
@@ -45,6 +46,9 @@ type Options struct {
 	// PinnedPEM is the standalone server's certificate to trust (none for
 	// the embedded server on loopback).
 	PinnedPEM []byte
+	// Local is the client's local store (drafts, the upload queue); its
+	// sync loop runs while the window is open.
+	Local *appsync.Store
 	// FirstFrame, when set, is called once the window has drawn its first
 	// frames (for the start-up measurement); Quit then closes the app.
 	FirstFrame func(quit func())
@@ -92,6 +96,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sessions := session.Open(filepath.Join(opts.DataDir, "session"), opts.Log)
 	shell := NewShell(w, c, sessions, opts)
+	if opts.Local != nil {
+		shell.queue = &appsync.Loop{Store: opts.Local, Client: c, Log: opts.Log}
+		go shell.queue.Run(ctx)
+	}
 	w.SetContent(shell.Content())
 	w.Resize(fyne.NewSize(960, 680))
 	shell.Start()
@@ -134,6 +142,7 @@ type Shell struct {
 	checker  *Checker
 	journey  *Journey // on screen, when one is
 	module   string   // the UKEY's PKCS#11 module, "" when none found
+	queue    *appsync.Loop
 	login    *Login
 	tabs     *container.AppTabs // the start screen's tabs
 	center   *Center
@@ -250,7 +259,7 @@ func (s *Shell) formDir() string { return filepath.Join(s.opts.DataDir, "forms")
 
 // showJourney continues application id at its current step.
 func (s *Shell) showJourney(id string) {
-	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir()}, id, s.showCenter)
+	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir(), Queue: s.queue}, id, s.showCenter)
 	j.OnEdit = s.showEdit
 	s.show(j.Content())
 	s.journey = j

@@ -192,7 +192,9 @@ func (s *Apply) acceptAgreement() {
 }
 
 func (s *Apply) showForm() {
-	s.fields = map[string]*formField{}
+	// Built aside and published whole at the end: tests (and autosave
+	// callbacks) look at s.fields while this runs.
+	fields := map[string]*formField{}
 	list := container.NewVBox(widget.NewLabelWithStyle(s.kind.Label(s.lang)+" · "+T("apply.form"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		widget.NewLabel(T("apply.required")))
 	for _, def := range apply.Schema(s.kind) {
@@ -242,11 +244,12 @@ func (s *Apply) showForm() {
 		}
 		items = append(items, input, f.err)
 		f.box = container.NewVBox(items...)
-		s.fields[key] = f
+		fields[key] = f
 		list.Add(f.box)
 	}
 	s.submit = widget.NewButton(T("apply.submit"), s.doSubmit)
 	s.submit.Importance = widget.HighImportance
+	s.fields = fields
 	s.refreshActive()
 	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, container.NewVBox(s.status, s.submit), nil, nil, container.NewVScroll(list))}
 	s.root.Refresh()

@@ -12,6 +12,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/client"
+	appsync "certdesk/app/sync"
 )
 
 // Journey carries one application from its submitted form to the
@@ -28,6 +29,7 @@ type Journey struct {
 	appID   string
 	module  string // PKCS#11 module for the download ("" when none found)
 	formDir string
+	queue   *appsync.Loop
 	onExit  func()
 	// OnEdit opens the form of the application to change it (set by the
 	// shell).
@@ -57,6 +59,10 @@ type JourneyDeps struct {
 	Log     *slog.Logger
 	Module  string
 	FormDir string
+	// Queue, when set, is the local upload queue: materials are queued
+	// on disk before they are sent, so a crash or a dropped connection
+	// never loses one; its loop sends what is left later.
+	Queue *appsync.Loop
 }
 
 // NewJourney opens application appID at its current step.
@@ -64,7 +70,7 @@ func NewJourney(d JourneyDeps, appID string, onExit func()) *Journey {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	j := &Journey{c: d.Client, win: d.Window, lang: d.Lang, log: d.Log, appID: appID, module: d.Module, formDir: d.FormDir, onExit: onExit}
+	j := &Journey{c: d.Client, win: d.Window, lang: d.Lang, log: d.Log, appID: appID, module: d.Module, formDir: d.FormDir, queue: d.Queue, onExit: onExit}
 	j.bar = container.NewHBox()
 	j.body = container.NewStack(widget.NewLabel(T("center.loading")))
 	j.status = widget.NewLabel("")

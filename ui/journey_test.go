@@ -2,6 +2,7 @@ package ui
 
 import (
 	"certdesk/app/server/devprov"
+	appsync "certdesk/app/sync"
 	"context"
 	"io"
 	"log/slog"
@@ -131,8 +132,15 @@ func runJourney(t *testing.T, jc journeyCase) {
 	w := NewApply(c, apply.ZH, jc.kind, t.TempDir(), func(string) {})
 	w.calls = make(chan struct{}, 256)
 	var j *Journey
+	// Materials go through the local queue, as in the app.
+	local, err := appsync.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	queue := &appsync.Loop{Store: local, Client: c, Log: log}
 	w.OnContinue = func(id string) {
-		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Module: tk.ModulePath, FormDir: t.TempDir()}, id, func() {})
+		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Module: tk.ModulePath, FormDir: t.TempDir(), Queue: queue}, id, func() {})
 		j.PollEvery = 50 * time.Millisecond
 		win.SetContent(j.Content())
 	}
@@ -206,6 +214,15 @@ func runJourney(t *testing.T, jc journeyCase) {
 	}
 	j.mat.Wait()
 	eventually(t, "every material accepted", func() bool { return !j.mat.next.Disabled() })
+	qs, _ := local.Uploads(ctx)
+	for _, q := range qs {
+		if q.State != "done" {
+			t.Fatalf("queued upload %s: %s %s", q.Type, q.State, q.Error)
+		}
+	}
+	if len(qs) != len(types) { // one per type: the refused file never left the PC, its fixed copy did
+		t.Fatalf("%d uploads through the queue for %d types", len(qs), len(types))
+	}
 	test.Tap(j.mat.next)
 
 	// Identity: the two QR codes; the phone passes the check; the screen follows.
@@ -268,5 +285,77 @@ func runJourney(t *testing.T, jc journeyCase) {
 	}
 	if a, _ := c.Application(ctx, j.appID); a.State != apply.StateIssued {
 		t.Fatalf("state after download: %s", a.State)
+	}
+}
+
+// A material added while the server is unreachable is kept in the local
+// queue (the screen says so) and sent by the sync loop once the server is
+// back, without choosing the file again.
+func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := server.Config{DataDir: dataDir, Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: screenForm, Submit: true}); err != nil {
+		t.Fatal(err)
+	}
+	local, err := appsync.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	loop := &appsync.Loop{Store: local, Client: c, Log: log}
+	win := test.NewTempWindow(t, nil)
+	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Queue: loop}, a.ID, func() {})
+	win.SetContent(j.Content())
+	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close() // the connection drops
+	j.mat.Add(apply.MatOrgLicense, "营业执照.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	j.mat.Wait()
+	eventually(t, "the queued notice", func() bool {
+		return strings.Contains(j.mat.item(apply.MatOrgLicense).fixed.Text, "联网后自动继续上传")
+	})
+	qs, _ := local.Uploads(ctx)
+	if len(qs) != 1 || qs[0].State != "queued" {
+		t.Fatalf("queue while offline: %+v", qs)
+	}
+
+	cfg.Addr = addr // the server comes back where it was
+	srv2, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	if err := loop.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if qs, _ := local.Uploads(ctx); qs[0].State != "done" {
+		t.Fatalf("after reconnecting: %+v", qs[0])
+	}
+	cl, err := c.Checklist(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range cl.Items {
+		if it.Rule.Type == apply.MatOrgLicense && len(it.Materials) != 1 {
+			t.Fatalf("licence on the server: %+v", it)
+		}
 	}
 }

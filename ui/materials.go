@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"io"
@@ -330,12 +331,30 @@ func (m *MaterialsStep) upload(it *matItem) {
 		it.progress.Show()
 	})
 	start := time.Now()
-	_, err := m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, func(p client.Progress) {
+	progress := func(p client.Progress) {
 		if p.Total > 0 {
 			v := float64(p.Sent) / float64(p.Total)
 			onUI(func() { it.progress.SetValue(v) })
 		}
-	})
+	}
+	var err error
+	if q := m.j.queue; q != nil {
+		// On disk first: from here a crash or a lost connection only
+		// delays the upload; the queue's loop finishes it.
+		id := m.j.appID + "-" + string(t) + "-" + client.NewIdempotencyKey()[:8]
+		if err = q.Store.Enqueue(m.ctx, id, m.j.appID, t, name, data, client.NewIdempotencyKey()); err == nil {
+			err = q.Upload(m.ctx, id, progress)
+			if errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled) {
+				onUIWait(func() {
+					it.progress.Hide()
+					it.fixed.SetText(T("mat.queued"))
+				})
+				return
+			}
+		}
+	} else {
+		_, err = m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, progress)
+	}
 	m.j.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
 	onUIWait(func() {
 		it.progress.Hide()

@@ -3,9 +3,11 @@ package appsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"certdesk/app/api"
@@ -42,6 +44,29 @@ type Loop struct {
 	Interval time.Duration // between rounds when online; default 5 s
 	MaxWait  time.Duration // the longest offline backoff; default 60 s
 	Events   chan Event    // buffered by the caller; events are dropped when full
+
+	mu     sync.Mutex
+	active map[string]bool // uploads being sent now (Upload and Round never send one twice at once)
+}
+
+// claim marks upload id as being sent; false when it already is.
+func (l *Loop) claim(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active[id] {
+		return false
+	}
+	if l.active == nil {
+		l.active = map[string]bool{}
+	}
+	l.active[id] = true
+	return true
+}
+
+func (l *Loop) release(id string) {
+	l.mu.Lock()
+	delete(l.active, id)
+	l.mu.Unlock()
 }
 
 func (l *Loop) emit(e Event) {
@@ -125,7 +150,7 @@ func (l *Loop) Round(ctx context.Context) error {
 		return err
 	}
 	for _, q := range qs {
-		if err := l.push(ctx, q); errors.Is(err, client.ErrNetwork) {
+		if err := l.push(ctx, q, nil); errors.Is(err, client.ErrNetwork) {
 			return err
 		}
 	}
@@ -148,7 +173,34 @@ func (l *Loop) Round(ctx context.Context) error {
 	return nil
 }
 
-func (l *Loop) push(ctx context.Context, q *Queued) error {
+// Upload sends one queued upload now, reporting progress: the UI's
+// materials step queues a file (so a crash or a dropped connection never
+// loses it) and sends it at once through here. A network error leaves it
+// queued for the next round; a refusal marks it failed, and is returned.
+func (l *Loop) Upload(ctx context.Context, id string, progress func(client.Progress)) error {
+	qs, err := l.Store.queued(ctx, "queued")
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if q.ID == id {
+			if err := l.push(ctx, q, progress); err != nil {
+				return err
+			}
+			if q.State == "failed" {
+				return errors.New(q.Error)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("upload %s is not queued", id)
+}
+
+func (l *Loop) push(ctx context.Context, q *Queued, progress func(client.Progress)) error {
+	if !l.claim(q.ID) {
+		return nil // being sent by the other caller
+	}
+	defer l.release(q.ID)
 	data, err := l.Store.queuedData(q.ID)
 	if err != nil {
 		q.State, q.Error = "failed", "the queued copy is missing: choose the file again"
@@ -165,7 +217,7 @@ func (l *Loop) push(ctx context.Context, q *Queued) error {
 		l.Store.setUpload(ctx, q)
 	}
 	u := &client.Upload{ID: q.UploadID, AppID: q.AppID, Type: q.Type, Total: int64(len(data))}
-	if _, err := l.Client.Resume(ctx, u, data, nil); err != nil {
+	if _, err := l.Client.Resume(ctx, u, data, progress); err != nil {
 		return l.uploadErr(ctx, q, err)
 	}
 	q.State, q.Error = "done", ""

@@ -4,12 +4,14 @@
 package main
 
 import (
+	appsync "certdesk/app/sync"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"certdesk/ui"
@@ -98,6 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer be.Close()
 	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir}
+	if local, err := appsync.Open(ctx, filepath.Join(dir, "local")); err == nil {
+		defer local.Close()
+		opts.Local = local
+	} else {
+		log.Warn("local store", "err", err)
+	}
 	if os.Getenv("CERTDESK_PROBE") != "" {
 		opts.FirstFrame = probe(stderr)
 	}
