@@ -249,6 +249,28 @@ func (s *Apply) showForm() {
 	}
 	s.submit = widget.NewButton(T("apply.submit"), s.doSubmit)
 	s.submit.Importance = widget.HighImportance
+	// Enter in a text field goes on to the next visible one, and submits
+	// from the last, as in the paper form's order (Tab works as well).
+	var entries []*formField
+	for _, def := range apply.Schema(s.kind) {
+		if f := fields[def.Key]; f.entry != nil {
+			entries = append(entries, f)
+		}
+	}
+	for i, f := range entries {
+		rest := entries[i+1:]
+		f.entry.OnSubmitted = func(string) {
+			for _, n := range rest {
+				if n.box.Visible() {
+					if c := fyne.CurrentApp().Driver().CanvasForObject(n.entry); c != nil {
+						c.Focus(n.entry)
+					}
+					return
+				}
+			}
+			s.doSubmit()
+		}
+	}
 	s.fields = fields
 	s.refreshActive()
 	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, container.NewVBox(s.status, s.submit), nil, nil, container.NewVScroll(list))}

@@ -153,3 +153,26 @@ func walk(o fyne.CanvasObject, fn func(fyne.CanvasObject)) {
 		}
 	}
 }
+
+// Enter in a form field moves the focus to the next visible field.
+func TestFormEnterMovesToNextField(t *testing.T) {
+	srv, log := uiServer(t)
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.CreateApplication(context.Background(), api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := EditApply(c, apply.ZH, a, t.TempDir(), func(string) {})
+	win := test.NewTempWindow(t, w.Content())
+	win.Resize(fyne.NewSize(900, 700))
+	first, second := w.fields[apply.FUsername].entry, w.fields[apply.FOrgName].entry
+	win.Canvas().Focus(first)
+	first.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if win.Canvas().Focused() != second {
+		t.Fatalf("focus after Enter: %T", win.Canvas().Focused())
+	}
+}
