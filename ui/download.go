@@ -135,23 +135,11 @@ func (d *DownloadStep) stage(i int, ok bool) {
 }
 
 func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certificate, error) {
-	m, err := token.Load(d.j.module)
+	ts, closeUKEY, err := openUKEY(d.j.module, pin, finalOK)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	tok, err := m.Find("", "")
-	if err != nil {
-		return nil, err
-	}
-	ts, err := m.Open(tok)
-	if err != nil {
-		return nil, err
-	}
-	defer ts.Close()
-	if err := ts.Login(pin, finalOK); err != nil {
-		return nil, err
-	}
+	defer closeUKEY()
 	d.stage(0, false)
 	k, _, err := ts.KeyFor(d.j.appID, token.KeyAuto)
 	if err != nil {

@@ -126,23 +126,11 @@ func (s *UKEYLogin) login() {
 // attempt logs in to the token, signs the server's challenge with the
 // first certificate+key pair and opens a session.
 func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
-	m, err := token.Load(s.module)
+	ts, closeUKEY, err := openUKEY(s.module, pin, finalOK)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	tok, err := m.Find("", "")
-	if err != nil {
-		return nil, err
-	}
-	ts, err := m.Open(tok)
-	if err != nil {
-		return nil, err
-	}
-	defer ts.Close()
-	if err := ts.Login(pin, finalOK); err != nil {
-		return nil, err
-	}
+	defer closeUKEY()
 	pairs, err := ts.Pairs()
 	if err != nil {
 		return nil, err
@@ -164,6 +152,31 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 }
 
 var errNoCert = errors.New("no certificate on the UKEY")
+
+// openUKEY loads module, opens the first UKEY and logs in with pin;
+// closeUKEY ends the session and unloads the module.
+func openUKEY(module string, pin []byte, finalOK bool) (s *token.Session, closeUKEY func(), err error) {
+	m, err := token.Load(module)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := m.Find("", "")
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	s, err = m.Open(tok)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	if err := s.Login(pin, finalOK); err != nil {
+		s.Close()
+		m.Close()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); m.Close() }, nil
+}
 
 func (s *UKEYLogin) explainUKEY(err error) string {
 	msg, final := ukeyErrorText(err, s.lang, "ukey.none")

@@ -3,11 +3,13 @@ package main
 import (
 	"certdesk/app/server/devprov"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +53,12 @@ func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	const pin = "246810"
+	// The throwaway token's PIN, made up for this run.
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return err
+	}
+	pin := fmt.Sprintf("%06d", n)
 	if err := softhsmToken(tmp, "CertDesk-UKEY", pin); err != nil {
 		return err
 	}
