@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/widget"
 
@@ -46,6 +47,10 @@ type Options struct {
 	// PinnedPEM is the standalone server's certificate to trust (none for
 	// the embedded server on loopback).
 	PinnedPEM []byte
+	// ServerReady, when set, receives the embedded server's start-up
+	// outcome; the window opens without waiting for it and says so if it
+	// failed.
+	ServerReady <-chan error
 	// Local is the client's local store (drafts, the upload queue); its
 	// sync loop runs while the window is open.
 	Local *appsync.Store
@@ -96,6 +101,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sessions := session.Open(filepath.Join(opts.DataDir, "session"), opts.Log)
 	shell := NewShell(w, c, sessions, opts)
+	if opts.ServerReady != nil {
+		go func() {
+			if err := <-opts.ServerReady; err != nil {
+				onUI(func() { dialog.ShowError(fmt.Errorf("%s\n%v", T("status.serverfailed"), err), w) })
+			}
+		}()
+	}
 	if opts.Local != nil {
 		shell.queue = &appsync.Loop{Store: opts.Local, Client: c, Log: opts.Log}
 		go shell.queue.Run(ctx)

@@ -38,6 +38,11 @@ import (
 type Config struct {
 	// Addr to listen on; default 127.0.0.1:0 (a random loopback port).
 	Addr string
+	// Listener, when set, is used instead of listening on Addr: the
+	// client opens it first, so it knows the URL and can show its window
+	// while the server is still starting (connections wait in the
+	// listener's backlog meanwhile).
+	Listener net.Listener
 	// DataDir holds the SQLite database (unless DSN is set) and the blobs.
 	DataDir string
 	// DSN selects PostgreSQL (postgres://…); empty means SQLite in DataDir.
@@ -179,9 +184,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	ln := cfg.Listener
+	var err error
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		}
 	}
 	s := &Server{done: make(chan struct{})}
 	s.http = &http.Server{

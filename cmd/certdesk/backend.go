@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,43 @@ func startBackend(ctx context.Context, url, dir string, log *slog.Logger) (*back
 }
 
 func (b *backend) Close() error { return b.close() }
+
+// startBackendAsync is startBackend that does not wait for the embedded
+// server: it opens the loopback listener (so the URL is known and early
+// requests just wait in its backlog) and starts the server behind it in the
+// background, so the window appears meanwhile. ready receives the start's
+// outcome once.
+func startBackendAsync(ctx context.Context, url, dir string, log *slog.Logger) (*backend, <-chan error, error) {
+	ready := make(chan error, 1)
+	if url != "" {
+		ready <- nil
+		return &backend{URL: url, close: func() error { return nil }}, ready, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srvDir := filepath.Join(dir, "server")
+	started := make(chan *server.Server, 1)
+	go func() {
+		s, err := server.Start(ctx, server.Config{DataDir: srvDir, Log: log, DevProviders: true, Listener: ln})
+		if err != nil {
+			ln.Close()
+			err = fmt.Errorf("start the embedded server in %s: %w", srvDir, err)
+			log.Error("embedded server", "err", err)
+		}
+		started <- s
+		ready <- err
+	}()
+	b := &backend{URL: "http://" + ln.Addr().String(), Embedded: true, DataDir: srvDir}
+	b.close = func() error {
+		if s := <-started; s != nil {
+			return s.Close()
+		}
+		return nil
+	}
+	return b, ready, nil
+}
 
 // settingServer is the local setting that remembers a standalone server.
 const settingServer = "server"

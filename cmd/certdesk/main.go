@@ -93,13 +93,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("server setting", "err", err)
 		return exitFail
 	}
-	be, err := startBackend(ctx, url, dir, log)
+	be, ready, err := startBackendAsync(ctx, url, dir, log)
 	if err != nil {
 		log.Error("server", "err", err)
 		return exitFail
 	}
 	defer be.Close()
-	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir}
+	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir, ServerReady: ready}
 	if local, err := appsync.Open(ctx, filepath.Join(dir, "local")); err == nil {
 		defer local.Close()
 		opts.Local = local
