@@ -56,9 +56,8 @@ sign() { # file
     -in "$1" -out "$1.signed" >/dev/null
   mv "$1.signed" "$1"
 }
-verify() {
+verify() { # its exit status is the verdict (the wording differs between osslsigncode 2.5 and 2.9)
   osslsigncode verify "${ca_args[@]}" -in "$1" >"$work/verify.log" 2>&1 || { cat "$work/verify.log"; echo "verify failed: $1" >&2; exit 1; }
-  grep -q "Signature verification: ok" "$work/verify.log" || { cat "$work/verify.log"; exit 1; }
 }
 sign "$work/certdesk.exe"
 sign "$work/certdesk-server.exe"
