@@ -305,12 +305,11 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 			return r.shot("download-done")
 		},
 		func() error {
-			id := sh.journey.appID
 			on(func() { sh.journey.Close() })
 			if err := waitUI("user center", func() bool { return sh.center != nil && len(sh.center.apps) > 0 }); err != nil {
 				return err
 			}
-			on(func() { sh.center.list.Select(0); _ = id })
+			on(func() { sh.center.list.Select(0) })
 			if err := waitUI("actions", func() bool { return len(sh.center.actions.Objects) > 0 }); err != nil {
 				return err
 			}
