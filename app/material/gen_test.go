@@ -123,20 +123,52 @@ func splice(b, seg []byte) []byte {
 // without it the test is skipped, except in CI where it must be there.
 func magick(t testing.TB, in []byte, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("convert"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ImageMagick convert is required in CI: %v", err)
+	return runTool(t, "convert", in, func(src, dst string) []string {
+		return append(append([]string{src}, args...), dst)
+	})
+}
+
+// jpegtran (libjpeg-turbo-progs) rewrites a JPEG losslessly into layouts
+// neither image/jpeg nor ImageMagick 6 writes: restart intervals
+// ("-restart 4B") and one sequential scan per component ("-scans" with a
+// script). A "-scans" argument is followed by the script's text.
+func jpegtran(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	return runTool(t, "jpegtran", in, func(src, dst string) []string {
+		var out []string
+		for i := 0; i < len(args); i++ {
+			out = append(out, args[i])
+			if args[i] == "-scans" && i+1 < len(args) {
+				script := filepath.Join(filepath.Dir(dst), "scans.txt")
+				if err := os.WriteFile(script, []byte(args[i+1]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, script)
+				i++
+			}
 		}
-		t.Skip("ImageMagick convert not installed")
+		return append(out, "-outfile", dst, src)
+	})
+}
+
+// runTool runs an image tool from the test command's Debian packages on
+// in; skipped where it is missing, except in CI where it must be there.
+func runTool(t testing.TB, tool string, in []byte, argv func(src, dst string) []string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", tool, err)
+		}
+		t.Skipf("%s not installed", tool)
 	}
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "in.jpg"), filepath.Join(dir, "out.jpg")
 	if err := os.WriteFile(src, in, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("convert", append(append([]string{src}, args...), dst)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("convert %v: %v\n%s", args, err, out)
+	args := argv(src, dst)
+	if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
 	}
 	b, err := os.ReadFile(dst)
 	if err != nil {

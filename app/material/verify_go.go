@@ -2,11 +2,11 @@
 
 package material
 
-// verifyJPEG reports whether b decodes in full; without libjpeg (Windows
-// builds) that is image/jpeg's full decode.
-func verifyJPEG(b []byte) error {
+// verifyOther checks what checkEntropy does not read (progressive files);
+// without libjpeg (Windows builds) that is image/jpeg's full decode.
+func verifyOther(b []byte) error {
 	_, err := decodeJPEG(b)
 	return err
 }
 
-const verifier = "image/jpeg"
+const otherVerifier = "image/jpeg"

@@ -2,17 +2,17 @@
 
 package material
 
-// On Linux (the standalone server's platform) the full-file check runs
-// through libjpeg-turbo: it decodes every entropy-coded block, which is what
-// catches a truncated or corrupt file, but at 1/8 scale, so no inverse DCT or
-// colour conversion is done. That is about 6× faster than image/jpeg's full
-// decode and is what lets the server inspect 150 MB/s of uploads.
+// On Linux, progressive files (which checkEntropy does not read) are
+// checked through libjpeg-turbo: it decodes every entropy-coded block, which
+// is what catches a truncated or corrupt file, but at 1/8 scale, so no
+// inverse DCT or colour conversion is done — about 6× faster than
+// image/jpeg's full decode. libjpegVerify is also the reference that
+// checkEntropy is tested against.
 //
-// Two decoders never agree exactly on damaged data (TestVerifyAgrees...
-// measures it), and the one promise that matters is that the server never
-// refuses a file the client passed; a Windows client checks with image/jpeg.
-// So a file libjpeg refuses is decoded again with image/jpeg and passes if
-// that reads it. Only damaged files pay for the second decode.
+// Two decoders never agree exactly on damaged data, and the one promise
+// that matters is that the server never refuses a file the client passed;
+// so a file libjpeg refuses is decoded again with image/jpeg and passes if
+// that reads it.
 
 /*
 #cgo LDFLAGS: -ljpeg
@@ -130,20 +130,26 @@ static int cd_verify(const unsigned char *buf, unsigned long len, char *msg) {
 import "C"
 
 import (
-	"bytes"
 	"errors"
-	"image/jpeg"
 	"unsafe"
 )
 
-// verifyJPEG reports whether b decodes in full. It first asks image/jpeg
-// for the header, so that what the client's decoder refuses at the header
-// (sampling factors, precision, component counts) is refused here too and
-// never reaches libjpeg.
-func verifyJPEG(b []byte) error {
-	if _, err := jpeg.DecodeConfig(bytes.NewReader(b)); err != nil {
-		return err
+// verifyOther checks what checkEntropy does not read (progressive files):
+// libjpeg decodes them at 1/8 scale, and a file it refuses is decoded
+// again with image/jpeg and passes if that reads it.
+func verifyOther(b []byte) error {
+	err := libjpegVerify(b)
+	if err == nil {
+		return nil
 	}
+	if _, derr := decodeJPEG(b); derr == nil {
+		return nil
+	}
+	return err
+}
+
+// libjpegVerify is libjpeg-turbo's verdict alone.
+func libjpegVerify(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("empty")
 	}
@@ -153,11 +159,8 @@ func verifyJPEG(b []byte) error {
 	if C.cd_verify((*C.uchar)(unsafe.Pointer(&b[0])), C.ulong(len(b)), &msg[0]) == 0 {
 		return nil
 	}
-	if _, err := decodeJPEG(b); err == nil {
-		return nil
-	}
 	return errors.New(C.GoString(&msg[0]))
 }
 
-// verifier names the decoder behind verifyJPEG, for benchmarks and notes.
-const verifier = "libjpeg-turbo (1/8 scale)"
+// otherVerifier names the decoder behind verifyOther.
+const otherVerifier = "libjpeg-turbo (1/8 scale)"

@@ -25,7 +25,7 @@ func TestVerifyAgreesWithImageJPEG(t *testing.T) {
 		{"baseline 4:2:0", page},
 		{"gray", gray},
 		{"progressive", magick(t, page, "-interlace", "JPEG")},
-		{"restart intervals", magick(t, page, "-define", "jpeg:restart-interval=4")},
+		{"restart intervals", jpegtran(t, page, "-restart", "4B")},
 		{"4:4:4", magick(t, page, "-sampling-factor", "1x1")},
 		{"cmyk", magick(t, page, "-colorspace", "CMYK")},
 	}
