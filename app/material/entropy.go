@@ -62,13 +62,12 @@ type huffTable struct {
 const pairBits = 12
 
 // A pair entry: bits 0-5 skip for the first symbol (code + extra bits),
-// 6-11 skip for both (0 when there is no second symbol), 12-18 how far the
-// first symbol moves the coefficient index, 20-26 how far the second moves
-// it, and the flags below.
-const (
-	pairEOB1 = 1 << 19 // the first symbol ends the block
-	pairEOB2 = 1 << 27 // the second symbol ends the block
-)
+// 6-11 skip for both symbols (the first's again when there is no second),
+// 12-18 how far the first symbol moves the coefficient index and 20-26 how
+// far the second does (0 when there is none). An end-of-block moves it to
+// 64. So the loop reads one or two symbols with the same instructions and
+// branches only where a block ends.
+const eobAdvance = 64
 
 // decodeAt decodes the code at the top of the width-bit value x.
 func (t *huffTable) decodeAt(x uint32, width int) (sym byte, l int, ok bool) {
@@ -88,7 +87,7 @@ func acStep(sym byte, l int) (skip, adv int, eob bool) {
 	case sym == 0xF0:
 		return l, 16, false
 	case sym&15 == 0:
-		return l, 0, true
+		return l, eobAdvance, true
 	}
 	return l + int(sym&15), int(sym>>4) + 1, false
 }
@@ -100,18 +99,11 @@ func (t *huffTable) buildPairs() {
 			continue
 		}
 		skip1, adv1, eob1 := acStep(sym, l)
-		e := uint32(skip1) | uint32(adv1)<<12
-		if eob1 {
-			t.pair[x] = e | pairEOB1
-			continue
-		}
-		if rest := pairBits - skip1; rest > 0 {
+		e := uint32(skip1) | uint32(skip1)<<6 | uint32(adv1)<<12
+		if rest := pairBits - skip1; rest > 0 && !eob1 {
 			if sym2, l2, ok := t.decodeAt(x&(1<<rest-1), rest); ok {
-				skip2, adv2, eob2 := acStep(sym2, l2)
-				e |= uint32(skip1+skip2)<<6 | uint32(adv2)<<20
-				if eob2 {
-					e |= pairEOB2
-				}
+				skip2, adv2, _ := acStep(sym2, l2)
+				e = uint32(skip1) | uint32(skip1+skip2)<<6 | uint32(adv1)<<12 | uint32(adv2)<<20
 			}
 		}
 		t.pair[x] = e
@@ -417,7 +409,7 @@ func (c *entropyChecker) scan(b []byte, i int, s []byte) (int, error) {
 			// AC: run/size symbols until end-of-block or 63 coefficients,
 			// two at a time where both codes fit the lookup.
 			ac := bt.ac
-			for k := 1; k < 64; {
+			for k := 1; ; {
 				if n < 32 && !hit {
 					if v, ok := next8(b, pos); ok {
 						k := (64 - n) >> 3
@@ -436,32 +428,26 @@ func (c *entropyChecker) scan(b []byte, i int, s []byte) (int, error) {
 					}
 					acc <<= skip
 					n -= skip
-					_, adv, eob := acStep(sym, 0)
-					if eob {
+					_, adv, _ := acStep(sym, 0)
+					if k += adv; k >= 64 {
 						break
 					}
-					k += adv
 					continue
 				}
-				if e&pairEOB1 != 0 {
+				if k += int(e >> 12 & 127); k >= 64 {
+					// The block ended with the first symbol; a second
+					// one would be the next block's.
 					skip := int(e & 63)
 					acc <<= skip
 					n -= skip
 					break
 				}
-				k += int(e >> 12 & 127)
-				if both := int(e >> 6 & 63); both != 0 && k < 64 {
-					acc <<= both
-					n -= both
-					if e&pairEOB2 != 0 {
-						break
-					}
-					k += int(e >> 20 & 127)
-					continue
-				}
-				skip := int(e & 63)
+				skip := int(e >> 6 & 63)
 				acc <<= skip
 				n -= skip
+				if k += int(e >> 20 & 127); k >= 64 {
+					break
+				}
 			}
 		}
 		if n < 0 {
