@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // checkEntropy proves that a sequential (baseline or extended) Huffman JPEG
@@ -31,9 +32,14 @@ func checkEntropy(b []byte) (err error) {
 			err = fmt.Errorf("entropy check failed: %v", r)
 		}
 	}()
-	var c entropyChecker
+	c := checkers.Get().(*entropyChecker)
+	defer checkers.Put(c)
 	return c.check(b)
 }
+
+// checkers keeps checkers (140 KB of tables each) for reuse: allocating
+// one per upload was a quarter of the cost of a small file, mostly in GC.
+var checkers = sync.Pool{New: func() any { return new(entropyChecker) }}
 
 var errNotSequential = errors.New("not a sequential Huffman JPEG")
 
@@ -69,17 +75,6 @@ const pairBits = 12
 // branches only where a block ends.
 const eobAdvance = 64
 
-// decodeAt decodes the code at the top of the width-bit value x.
-func (t *huffTable) decodeAt(x uint32, width int) (sym byte, l int, ok bool) {
-	for l = 1; l <= width && l <= 16; l++ {
-		code := int32(x >> (width - l))
-		if code <= t.maxcode[l] {
-			return t.vals[byte(t.valptr[l]+code)], l, true
-		}
-	}
-	return 0, 0, false
-}
-
 // acStep is what one AC symbol does: bits to skip, how far it moves the
 // coefficient index, and whether it ends the block.
 func acStep(sym byte, l int) (skip, adv int, eob bool) {
@@ -92,17 +87,21 @@ func acStep(sym byte, l int) (skip, adv int, eob bool) {
 	return l + int(sym&15), int(sym>>4) + 1, false
 }
 
-func (t *huffTable) buildPairs() {
+// buildPairs fills pair from one, which maps every pairBits-bit value to
+// the symbol<<8 | length of the code it starts with (0 for none).
+func (t *huffTable) buildPairs(one *[1 << pairBits]uint16) {
 	for x := range uint32(1 << pairBits) {
-		sym, l, ok := t.decodeAt(x, pairBits)
-		if !ok {
+		o := one[x]
+		if o == 0 {
 			continue
 		}
-		skip1, adv1, eob1 := acStep(sym, l)
+		skip1, adv1, eob1 := acStep(byte(o>>8), int(o&31))
 		e := uint32(skip1) | uint32(skip1)<<6 | uint32(adv1)<<12
 		if rest := pairBits - skip1; rest > 0 && !eob1 {
-			if sym2, l2, ok := t.decodeAt(x&(1<<rest-1), rest); ok {
-				skip2, adv2, _ := acStep(sym2, l2)
+			// The second code starts skip1 bits in; it counts if it ends
+			// inside the pairBits bits.
+			if o2 := one[x<<skip1&(1<<pairBits-1)]; o2 != 0 && int(o2&31) <= rest {
+				skip2, adv2, _ := acStep(byte(o2>>8), int(o2&31))
 				e = uint32(skip1) | uint32(skip1+skip2)<<6 | uint32(adv1)<<12 | uint32(adv2)<<20
 			}
 		}
@@ -127,6 +126,7 @@ type entropyChecker struct {
 }
 
 func (c *entropyChecker) check(b []byte) error {
+	c.reset()
 	if len(b) < 4 || b[0] != 0xFF || b[1] != mSOI {
 		return errNotJPEG
 	}
@@ -189,6 +189,17 @@ func (c *entropyChecker) check(b []byte) error {
 			return err
 		}
 	}
+}
+
+// reset forgets the previous file; build overwrites a table in full when
+// it is defined again.
+func (c *entropyChecker) reset() {
+	for i := range c.dc {
+		c.dc[i].defined, c.ac[i].defined = false, false
+	}
+	c.quant = [4]bool{}
+	c.comps = c.comps[:0]
+	c.hmax, c.vmax, c.width, c.height, c.ri, c.haveSOF = 0, 0, 0, 0, 0, false
 }
 
 func (c *entropyChecker) readSOF(s []byte) error {
@@ -256,9 +267,7 @@ func (c *entropyChecker) readDHT(s []byte) error {
 		if err := t.build(s[1:17], s[17:17+total], tc == 0); err != nil {
 			return err
 		}
-		if tc == 1 {
-			t.buildPairs()
-		}
+
 		s = s[17+total:]
 	}
 	return nil
@@ -267,6 +276,7 @@ func (c *entropyChecker) readDHT(s []byte) error {
 func (t *huffTable) build(counts, vals []byte, dc bool) error {
 	*t = huffTable{defined: true}
 	copy(t.vals[:], vals)
+	var one [1 << pairBits]uint16
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
@@ -294,12 +304,21 @@ func (t *huffTable) build(counts, vals []byte, dc bool) error {
 						t.fast[first+f] = e
 					}
 				}
+				if !dc && l <= pairBits {
+					first := int(code+j) << (pairBits - l)
+					for f := range 1 << (pairBits - l) {
+						one[first+f] = uint16(sym)<<8 | uint16(l)
+					}
+				}
 			}
 			code += n
 			k += n
 			t.maxcode[l] = code - 1
 		}
 		code <<= 1
+	}
+	if !dc {
+		t.buildPairs(&one)
 	}
 	return nil
 }
