@@ -1,7 +1,8 @@
 // Package blob stores material files by the SHA-256 of their content under
 // the server's data directory, and the partial files of resumable uploads
-// beside them. A blob is written to a temporary file, synced and renamed,
-// so a crash never leaves a half-written blob under a valid name.
+// beside them. A blob is written as a part file and renamed into place, so
+// a crash never leaves a half-written blob under a valid name; nothing is
+// reported stored or received before it is on disk (groupSync).
 package blob
 
 import (
@@ -17,7 +18,10 @@ import (
 )
 
 // Store is a directory of blobs and upload parts.
-type Store struct{ dir string }
+type Store struct {
+	dir  string
+	sync *groupSync
+}
 
 var (
 	// ErrOffset: an append did not start where the part file ends.
@@ -38,7 +42,7 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("blob store %s: %w", dir, err)
 		}
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, sync: newGroupSync(newFlush(dir))}, nil
 }
 
 func (s *Store) path(sum string) string {
@@ -105,8 +109,11 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.
 	}
 	size += n
 	// Whatever arrived is kept: that is what makes the upload resumable.
-	if err := f.Sync(); err != nil {
-		return size, fmt.Errorf("sync part: %w", err)
+	// A complete part is made durable by Finish, once renamed.
+	if size != total {
+		if err := s.sync.Sync(s.part(id)); err != nil {
+			return size, fmt.Errorf("sync part: %w", err)
+		}
 	}
 	if copyErr != nil {
 		return size, fmt.Errorf("receive: %w", copyErr)
@@ -151,7 +158,7 @@ func (s *Store) Finish(id, sum string, b []byte) ([]byte, error) {
 	if err := os.Rename(s.part(id), dst); err != nil {
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
-	return b, syncDir(filepath.Dir(dst))
+	return b, s.sync.Sync(dst)
 }
 
 // Discard drops an upload's part file.
