@@ -57,6 +57,9 @@ type Options struct {
 	// FirstFrame, when set, is called once the window has drawn its first
 	// frames (for the start-up measurement); Quit then closes the app.
 	FirstFrame func(quit func())
+	// Settled, when set, runs once start-up is over (a second after the
+	// window came up), for the platform's own memory hand-back.
+	Settled func()
 }
 
 // LoadTranslations registers CertDesk's zh-CN and English UI strings with
@@ -127,6 +130,9 @@ func Run(ctx context.Context, opts Options) error {
 		go func() {
 			time.Sleep(time.Second)
 			debug.FreeOSMemory()
+			if opts.Settled != nil {
+				opts.Settled()
+			}
 		}()
 		if opts.FirstFrame == nil {
 			return
