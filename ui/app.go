@@ -251,6 +251,7 @@ func (s *Shell) showCenter() {
 	c.OnApply = func(k apply.Kind) {
 		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), func(string) { s.showCenter() })
 		a.OnContinue = s.showJourney
+		a.PreviewCache = s.previewCache()
 		s.apply = a
 		s.show(a.Content())
 	}
@@ -258,7 +259,7 @@ func (s *Shell) showCenter() {
 	c.OnEdit = s.showEdit
 	c.Print = func(id string) {
 		go func() {
-			path, err := writeAcceptanceForm(context.Background(), s.c, id, s.formDir())
+			path, _, err := writeAcceptanceForm(context.Background(), s.c, id, s.formDir())
 			onUI(func() {
 				if err != nil {
 					c.status.SetText(explain(err, s.opts.Lang))
@@ -275,6 +276,9 @@ func (s *Shell) showCenter() {
 
 func (s *Shell) formDir() string { return filepath.Join(s.opts.DataDir, "forms") }
 
+// previewCache keeps the form preview's compiled PDF renderer.
+func (s *Shell) previewCache() string { return filepath.Join(s.opts.DataDir, "cache", "pdfium") }
+
 // showJourney continues application id at its current step.
 func (s *Shell) showJourney(id string) {
 	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir(), Queue: s.queue}, id, s.showCenter)
@@ -288,6 +292,7 @@ func (s *Shell) showJourney(id string) {
 func (s *Shell) showEdit(a *api.Application) {
 	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), func(string) { s.showCenter() })
 	e.OnContinue = s.showJourney
+	e.PreviewCache = s.previewCache()
 	s.show(e.Content())
 }
 

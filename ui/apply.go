@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
@@ -16,6 +17,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
 	"certdesk/app/client"
+	"certdesk/app/pdfpreview"
 )
 
 // Apply is the start of the apply wizard: the service agreement, then the
@@ -33,6 +35,11 @@ type Apply struct {
 	PrintedPath string
 	// OnContinue goes on to the next step (materials) after printing.
 	OnContinue func(appID string)
+	// PreviewCache keeps the PDF renderer's compiled code between
+	// previews ("" compiles it for every preview, about 4 s).
+	PreviewCache string
+	// Preview holds the print step's page previews once drawn.
+	Preview *fyne.Container
 
 	idemKey string
 	appID   string
@@ -383,7 +390,7 @@ func (s *Apply) showPrint() {
 	s.root.Objects = []fyne.CanvasObject{widget.NewLabel(T("apply.printing"))}
 	s.root.Refresh()
 	go func() {
-		path, err := s.writeForm()
+		path, pdf, err := s.writeForm()
 		onUI(func() {
 			if err != nil {
 				s.status.SetText(explain(err, s.lang))
@@ -403,9 +410,10 @@ func (s *Apply) showPrint() {
 			open.Importance = widget.HighImportance
 			steps := widget.NewLabel(T("apply.printsteps"))
 			steps.Wrapping = fyne.TextWrapWord
+			preview := container.NewHBox(widget.NewLabel(T("apply.previewing")))
 			items := []fyne.CanvasObject{
 				widget.NewLabelWithStyle(T("apply.printtitle"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-				info, steps, open, s.status}
+				info, preview, steps, open, s.status}
 			if s.OnContinue != nil {
 				next := widget.NewButton(T("apply.tomaterials"), func() { s.OnContinue(s.appID) })
 				next.Importance = widget.HighImportance
@@ -413,38 +421,65 @@ func (s *Apply) showPrint() {
 				items = append(items, next)
 			}
 			items = append(items, widget.NewButton(T("apply.back"), func() { s.onDone(s.appID) }))
-			s.root.Objects = []fyne.CanvasObject{container.NewVBox(items...)}
+			s.root.Objects = []fyne.CanvasObject{container.NewScroll(container.NewVBox(items...))}
 			s.root.Refresh()
 			s.called()
+			go s.drawPreview(preview, pdf)
 		})
 	}()
 }
 
-func (s *Apply) writeForm() (string, error) {
+// drawPreview puts the form's pages, as they will print, into box. It
+// runs behind the screen (the first preview compiles the renderer); the
+// user can open and print the file meanwhile, and a preview that fails
+// only says so.
+func (s *Apply) drawPreview(box *fyne.Container, pdf []byte) {
+	pages, err := pdfpreview.Pages(context.Background(), pdf, 60, s.PreviewCache)
+	onUI(func() {
+		if err != nil {
+			box.Objects = []fyne.CanvasObject{widget.NewLabel(T("apply.nopreview", map[string]any{"Err": err.Error()}))}
+			box.Refresh()
+			return
+		}
+		box.Objects = box.Objects[:0]
+		for _, p := range pages {
+			img := canvas.NewImageFromImage(p)
+			img.FillMode = canvas.ImageFillContain
+			img.ScaleMode = canvas.ImageScaleSmooth
+			img.SetMinSize(fyne.NewSize(200, 283)) // A4's proportions
+			box.Add(img)
+		}
+		box.Refresh()
+		s.Preview = box
+		s.called()
+	})
+}
+
+func (s *Apply) writeForm() (string, []byte, error) {
 	return writeAcceptanceForm(context.Background(), s.c, s.appID, s.formDir)
 }
 
 // writeAcceptanceForm renders application appID's acceptance form and
-// writes it under dir, returning its path.
-func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir string) (string, error) {
+// writes it under dir, returning its path and content.
+func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir string) (string, []byte, error) {
 	a, err := c.Application(ctx, appID)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ag, err := c.Agreement(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	pdf, err := acceptform.Render(acceptform.Input{AppID: a.ID, Kind: a.Kind, Form: a.Form, Fee: a.Fee,
 		Agreement: ag.Text, Version: ag.Version, Date: time.Now()})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	path := filepath.Join(dir, "受理表-"+a.ID[:8]+".pdf")
-	return path, atomicfile.WriteFile(path, pdf, 0o644)
+	return path, pdf, atomicfile.WriteFile(path, pdf, 0o644)
 }
 
 // openFile hands a file to the system's viewer.

@@ -3,12 +3,15 @@ package ui
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/color"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -42,6 +45,7 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 	}
 	done := ""
 	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), func(id string) { done = id })
+	w.PreviewCache = testPreviewCache
 	w.calls = make(chan struct{}, 256)
 	until(t, w.calls, func() bool {
 		return len(w.root.Objects) == 1 && w.appID == "" && w.fields == nil && findButton(w.root, "同意并继续") != nil
@@ -113,6 +117,22 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 	if a, _ := c.Application(context.Background(), w.appID); a.State != apply.StateSubmitted {
 		t.Fatalf("state %s", a.State)
 	}
+	// The screen previews the three pages as they will print.
+	eventually(t, "the print preview", func() bool { return w.Preview != nil })
+	var pages []*canvas.Image
+	for _, o := range w.Preview.Objects {
+		if img, ok := o.(*canvas.Image); ok {
+			pages = append(pages, img)
+		}
+	}
+	if len(pages) != 3 {
+		t.Fatalf("the preview shows %d pages, want 3", len(pages))
+	}
+	for i, p := range pages {
+		if ink := inkShare(p.Image); ink < 0.01 {
+			t.Errorf("preview page %d is blank (%.3f dark)", i+1, ink)
+		}
+	}
 	test.Tap(findButton(w.root, "返回用户中心"))
 	if done != w.appID {
 		t.Fatal("the print step did not lead back to the user center")
@@ -175,4 +195,18 @@ func TestFormEnterMovesToNextField(t *testing.T) {
 	if win.Canvas().Focused() != second {
 		t.Fatalf("focus after Enter: %T", win.Canvas().Focused())
 	}
+}
+
+// inkShare is the share of img's pixels that are dark.
+func inkShare(img image.Image) float64 {
+	b := img.Bounds()
+	dark := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y < 128 {
+				dark++
+			}
+		}
+	}
+	return float64(dark) / float64(max(1, b.Dx()*b.Dy()))
 }

@@ -313,7 +313,7 @@ func (j *Journey) pollEvery() time.Duration {
 // printForm writes the acceptance form again and opens it to print.
 func (j *Journey) printForm() {
 	go func() {
-		path, err := writeAcceptanceForm(context.Background(), j.c, j.appID, j.formDir)
+		path, _, err := writeAcceptanceForm(context.Background(), j.c, j.appID, j.formDir)
 		onUI(func() {
 			if err != nil {
 				j.status.SetText(explain(err, j.lang))

@@ -203,7 +203,7 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 				f.entry.FocusLost()
 				sh.apply.doSubmit()
 			})
-			if err := waitUI("print", func() bool { return sh.apply.PrintedPath != "" }); err != nil {
+			if err := waitUI("print preview", func() bool { return sh.apply.Preview != nil }); err != nil {
 				return err
 			}
 			return r.shot("print")
