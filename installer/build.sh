@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Windows release on Linux: certdesk.exe (GUI subsystem) and
-# certdesk-server.exe cross-compiled with mingw-w64, each with an icon and a
-# version resource; certdesk-setup.exe made by NSIS; all three signed with
-# osslsigncode and verified.
+# Builds the Windows release on Linux: certdesk.exe (GUI subsystem), its
+# print-preview helper certdesk-preview.exe and certdesk-server.exe
+# cross-compiled with mingw-w64, each with an icon and a version resource;
+# certdesk-setup.exe made by NSIS; all of them signed with osslsigncode and
+# verified.
 #
 #   bash installer/build.sh [OUTDIR]        (default dist/)
 #
@@ -17,7 +18,7 @@ OUT=$(realpath -m "${1:-dist}")
 VERSION=${VERSION:-0.1.0}
 mkdir -p "$OUT"
 work=$(mktemp -d)
-cleanup() { rm -rf "$work"; rm -f cmd/certdesk/rsrc_windows_amd64.syso cmd/certdesk-server/rsrc_windows_amd64.syso; }
+cleanup() { rm -rf "$work"; rm -f cmd/certdesk/rsrc_windows_amd64.syso cmd/certdesk-server/rsrc_windows_amd64.syso cmd/certdesk-preview/rsrc_windows_amd64.syso; }
 trap cleanup EXIT
 
 # The icon: 证 on CertDesk blue, drawn with the embedded CJK font.
@@ -33,12 +34,16 @@ resource() { # name description
 }
 resource certdesk "CertDesk 证书助手"
 resource certdesk-server "CertDesk enrollment server"
+resource certdesk-preview "CertDesk print preview"
 
 flags=(-tags no_emoji)
 [ "${TRIMPATH:-}" = 1 ] && flags+=(-trimpath)
 win() { CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 go "$@"; }
 win build "${flags[@]}" -ldflags "-s -w -H windowsgui -X main.version=$VERSION" -o "$work/certdesk.exe" ./cmd/certdesk
 win build "${flags[@]}" -ldflags "-s -w -X main.version=$VERSION" -o "$work/certdesk-server.exe" ./cmd/certdesk-server
+# The print preview's renderer runs in its own process (app/previewexec);
+# GUI subsystem, so no console window flashes up.
+win build "${flags[@]}" -ldflags "-s -w -H windowsgui" -o "$work/certdesk-preview.exe" ./cmd/certdesk-preview
 
 # Signing.
 if [ -n "${SIGN_PKCS12:-}" ]; then
@@ -61,11 +66,12 @@ verify() { # its exit status is the verdict (the wording differs between osslsig
 }
 sign "$work/certdesk.exe"
 sign "$work/certdesk-server.exe"
+sign "$work/certdesk-preview.exe"
 
 makensis -V2 -DVERSION="$VERSION" -DSRC="$work" -DOUT="$OUT/certdesk-setup.exe" installer/certdesk.nsi
 sign "$OUT/certdesk-setup.exe"
-cp "$work/certdesk.exe" "$work/certdesk-server.exe" "$OUT/"
-for f in certdesk.exe certdesk-server.exe certdesk-setup.exe; do
+cp "$work/certdesk.exe" "$work/certdesk-server.exe" "$work/certdesk-preview.exe" "$OUT/"
+for f in certdesk.exe certdesk-preview.exe certdesk-server.exe certdesk-setup.exe; do
   verify "$OUT/$f"
   printf '%-22s %6.1f MB  signed, verified\n' "$f" "$(awk -v b="$(stat -c %s "$OUT/$f")" 'BEGIN{print b/1048576}')"
 done

@@ -70,6 +70,7 @@ Section "CertDesk" SecMain
   ; A running CertDesk holds its exe: ask it to close before overwriting.
   nsExec::Exec 'taskkill /IM certdesk.exe'
   File "${SRC}/certdesk.exe"
+  File "${SRC}/certdesk-preview.exe"
   File "${SRC}/certdesk.ico"
   WriteUninstaller "$INSTDIR\uninstall.exe"
   WriteRegStr HKLM "Software\CertDesk" "InstallDir" "$INSTDIR"
@@ -110,6 +111,7 @@ FunctionEnd
 Section "Uninstall"
   nsExec::Exec 'taskkill /IM certdesk.exe'
   Delete "$INSTDIR\certdesk.exe"
+  Delete "$INSTDIR\certdesk-preview.exe"
   Delete "$INSTDIR\certdesk.ico"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"

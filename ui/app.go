@@ -6,6 +6,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -57,6 +58,8 @@ type Options struct {
 	// FirstFrame, when set, is called once the window has drawn its first
 	// frames (for the start-up measurement); Quit then closes the app.
 	FirstFrame func(quit func())
+	// Render draws PDF pages for the print preview (nil: none).
+	Render func(ctx context.Context, pdf []byte) ([]image.Image, error)
 	// Settled, when set, runs once start-up is over (a second after the
 	// window came up), for the platform's own memory hand-back.
 	Settled func()
@@ -251,7 +254,7 @@ func (s *Shell) showCenter() {
 	c.OnApply = func(k apply.Kind) {
 		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), func(string) { s.showCenter() })
 		a.OnContinue = s.showJourney
-		a.PreviewCache = s.previewCache()
+		a.Render = s.opts.Render
 		s.apply = a
 		s.show(a.Content())
 	}
@@ -276,9 +279,6 @@ func (s *Shell) showCenter() {
 
 func (s *Shell) formDir() string { return filepath.Join(s.opts.DataDir, "forms") }
 
-// previewCache keeps the form preview's compiled PDF renderer.
-func (s *Shell) previewCache() string { return filepath.Join(s.opts.DataDir, "cache", "pdfium") }
-
 // showJourney continues application id at its current step.
 func (s *Shell) showJourney(id string) {
 	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir(), Queue: s.queue}, id, s.showCenter)
@@ -292,7 +292,7 @@ func (s *Shell) showJourney(id string) {
 func (s *Shell) showEdit(a *api.Application) {
 	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), func(string) { s.showCenter() })
 	e.OnContinue = s.showJourney
-	e.PreviewCache = s.previewCache()
+	e.Render = s.opts.Render
 	s.show(e.Content())
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"image"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
 	"certdesk/app/client"
-	"certdesk/app/pdfpreview"
 )
 
 // Apply is the start of the apply wizard: the service agreement, then the
@@ -35,9 +35,9 @@ type Apply struct {
 	PrintedPath string
 	// OnContinue goes on to the next step (materials) after printing.
 	OnContinue func(appID string)
-	// PreviewCache keeps the PDF renderer's compiled code between
-	// previews ("" compiles it for every preview, about 4 s).
-	PreviewCache string
+	// Render draws the pages of a PDF for the print preview (nil: no
+	// preview, the form is only opened in the system's viewer).
+	Render func(ctx context.Context, pdf []byte) ([]image.Image, error)
 	// Preview holds the print step's page previews once drawn.
 	Preview *fyne.Container
 
@@ -434,7 +434,14 @@ func (s *Apply) showPrint() {
 // user can open and print the file meanwhile, and a preview that fails
 // only says so.
 func (s *Apply) drawPreview(box *fyne.Container, pdf []byte) {
-	pages, err := pdfpreview.Pages(context.Background(), pdf, 60, s.PreviewCache)
+	if s.Render == nil {
+		onUI(func() {
+			box.Objects = nil
+			box.Refresh()
+		})
+		return
+	}
+	pages, err := s.Render(context.Background(), pdf)
 	onUI(func() {
 		if err != nil {
 			box.Objects = []fyne.CanvasObject{widget.NewLabel(T("apply.nopreview", map[string]any{"Err": err.Error()}))}

@@ -45,7 +45,7 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 	}
 	done := ""
 	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), func(id string) { done = id })
-	w.PreviewCache = testPreviewCache
+	w.Render = testRender
 	w.calls = make(chan struct{}, 256)
 	until(t, w.calls, func() bool {
 		return len(w.root.Objects) == 1 && w.appID == "" && w.fields == nil && findButton(w.root, "同意并继续") != nil

@@ -130,7 +130,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 	// Agreement and form through the wizard; the print step goes on to
 	// the journey.
 	w := NewApply(c, apply.ZH, jc.kind, t.TempDir(), func(string) {})
-	w.PreviewCache = testPreviewCache
+	w.Render = testRender
 	w.calls = make(chan struct{}, 256)
 	var j *Journey
 	// Materials go through the local queue, as in the app.

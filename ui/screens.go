@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"image"
 	"net/url"
 	"os"
 	"os/exec"
@@ -38,6 +39,8 @@ type ScreenConfig struct {
 	// Phone opens a QR code's address, posting form (the face check's
 	// answer), as the applicant's phone would.
 	Phone func(u string, form url.Values) error
+	// Render draws the print preview's pages (Options.Render).
+	Render func(ctx context.Context, pdf []byte) ([]image.Image, error)
 }
 
 // RunScreens opens a real window, walks a scripted organisation applicant
@@ -122,7 +125,7 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 		return nil, err
 	}
 	r := &screenRun{w: w, cfg: cfg}
-	opts := Options{Lang: cfg.Lang, ServerURL: cfg.ServerURL, Embedded: true, DataDir: cfg.DataDir}
+	opts := Options{Lang: cfg.Lang, ServerURL: cfg.ServerURL, Embedded: true, DataDir: cfg.DataDir, Render: cfg.Render}
 	var sh *Shell
 	on(func() {
 		sh = NewShell(w, c, session.Open(filepath.Join(cfg.DataDir, "session"), nil), opts)

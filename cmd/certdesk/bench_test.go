@@ -44,6 +44,12 @@ func certdeskBinary(b testing.TB) string {
 		out, err := exec.Command("go", "build", "-tags", "no_emoji", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		// The print preview's helper goes beside it, as the installer puts it.
+		out, err = exec.Command("go", "build", "-o", filepath.Join(dir, "certdesk-preview"), "certdesk/cmd/certdesk-preview").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build certdesk-preview: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -71,6 +71,7 @@ func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 	staff := service.Principal{AccountID: "screens", Role: api.RoleStaff}
 	files, err := ui.RunScreens(ctx, ui.ScreenConfig{
 		ServerURL: srv.URL, Module: module, PIN: pin, DataDir: filepath.Join(tmp, "client"), Out: out, Lang: ui.SystemLang(),
+		Render: renderer(filepath.Join(tmp, "client", "cache", "pdfium")),
 		Approve: func(ctx context.Context, id string) error {
 			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
 			return err
