@@ -82,6 +82,9 @@ type Env struct {
 	Modules []string
 	Local   *Local
 	LogFile string // the client's log, scanned for recent errors
+	// Helpers are the programs that must sit beside certdesk (the print
+	// preview's renderer).
+	Helpers []string
 	Now     func() time.Time
 }
 
@@ -95,7 +98,7 @@ func Run(ctx context.Context, env Env) Report {
 		env.HTTP = &http.Client{Timeout: 5 * time.Second}
 	}
 	r := Report{Generated: env.Now(), Version: env.Version}
-	r.Checks = append(r.Checks, appCheck(env), platformCheck(), dataDirCheck(env))
+	r.Checks = append(r.Checks, appCheck(env), platformCheck(), dataDirCheck(env), helperCheck(env))
 	r.Checks = append(r.Checks, serverChecks(ctx, env)...)
 	r.Checks = append(r.Checks, tokenChecks(env)...)
 	r.Checks = append(r.Checks, localCheck(env), logCheck(env))
@@ -106,6 +109,29 @@ func Run(ctx context.Context, env Env) Report {
 func appCheck(env Env) Check {
 	return Check{ID: "app", Title: apply.Text{ZH: "程序版本", EN: "Application version"}, Level: Green,
 		Detail: fmt.Sprintf("certdesk %s · %s · %s/%s", env.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)}
+}
+
+// helperCheck finds the programs installed beside certdesk. Security
+// software sometimes quarantines a newly installed one; without the
+// preview helper the form still opens and prints, only the preview goes.
+func helperCheck(env Env) Check {
+	c := Check{ID: "helpers", Title: apply.Text{ZH: "程序组件", EN: "Program components"}, Level: Green}
+	var missing []string
+	for _, p := range env.Helpers {
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			missing = append(missing, filepath.Base(p))
+		}
+	}
+	if len(missing) == 0 {
+		c.Detail = fmt.Sprintf("%d/%d", len(env.Helpers), len(env.Helpers))
+		return c
+	}
+	c.Level = Yellow
+	c.Detail = "missing: " + strings.Join(missing, ", ")
+	c.Fix = apply.Text{
+		ZH: "打印预览组件(" + strings.Join(missing, "、") + ")缺失:受理表仍可打开打印,但窗口内不能预览。请重新安装证书助手;若杀毒软件隔离了该文件,请恢复并加入信任。",
+		EN: "The print preview component (" + strings.Join(missing, ", ") + ") is missing: the form still opens and prints, but is not previewed in the window. Reinstall CertDesk; if security software quarantined the file, restore it and allow it."}
+	return c
 }
 
 func dataDirCheck(env Env) Check {

@@ -125,3 +125,30 @@ func TestServerAndClockChecks(t *testing.T) {
 		}
 	}
 }
+
+// A helper that is not beside certdesk (quarantined, or a broken install)
+// is a yellow line that says what still works and how to get it back.
+func TestHelperCheck(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "certdesk-preview")
+	if err := os.WriteFile(present, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		helpers []string
+		want    Level
+	}{
+		{"installed", []string{present}, Green},
+		{"missing", []string{filepath.Join(dir, "certdesk-preview.exe")}, Yellow},
+		{"a directory in its place", []string{dir}, Yellow},
+	} {
+		c := helperCheck(Env{Helpers: tc.helpers})
+		if c.Level != tc.want {
+			t.Errorf("%s: %s (%s), want %s", tc.name, c.Level, c.Detail, tc.want)
+		}
+		if c.Level == Yellow && (!strings.Contains(c.Fix.ZH, "重新安装") || !strings.Contains(c.Fix.EN, "Reinstall")) {
+			t.Errorf("%s: fix %+v does not say what to do", tc.name, c.Fix)
+		}
+	}
+}

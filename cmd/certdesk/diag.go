@@ -15,6 +15,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
 	"certdesk/app/diag"
+	"certdesk/app/previewexec"
 	appsync "certdesk/app/sync"
 	"certdesk/token"
 )
@@ -39,6 +40,9 @@ func openLog(dir string) (*os.File, error) {
 // diagEnv gathers what the checks look at on this PC.
 func diagEnv(ctx context.Context, dir, serverURL string) (diag.Env, map[string]string) {
 	env := diag.Env{Version: version, DataDir: dir, ServerURL: serverURL, Modules: token.Discover(os.Getenv(token.EnvModule)), LogFile: logPath(dir)}
+	if h, err := previewexec.Helper(); err == nil {
+		env.Helpers = []string{h}
+	}
 	settings := map[string]string{}
 	if st, err := appsync.Open(ctx, filepath.Join(dir, "local")); err == nil {
 		defer st.Close()
