@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"unsafe"
 )
 
 // Store is a directory of blobs and upload parts.
@@ -101,7 +102,7 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.
 	if keep != nil {
 		start := keep.Len()
 		n, copyErr = keep.ReadFrom(io.LimitReader(r, total-offset))
-		if _, err := f.Write(keep.Bytes()[start:]); err != nil {
+		if _, err := writeData(f, keep.Bytes()[start:]); err != nil {
 			return size, fmt.Errorf("write part: %w", err)
 		}
 	} else {
@@ -166,6 +167,18 @@ func (s *Store) Discard(id string) {
 	if reID.MatchString(id) {
 		os.Remove(s.part(id))
 	}
+}
+
+// align is the alignment direct I/O wants of memory, length and offset
+// (the largest logical block size in use).
+const align = 4096
+
+// NewBuffer returns an empty buffer of capacity n whose memory starts on
+// an align boundary, so that writeData can hand it to the disk as it is.
+func NewBuffer(n int) *bytes.Buffer {
+	raw := make([]byte, n+align)
+	off := int(align-uintptr(unsafe.Pointer(&raw[0]))%align) % align
+	return bytes.NewBuffer(raw[off : off : off+n])
 }
 
 func syncDir(dir string) error {

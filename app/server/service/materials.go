@@ -286,14 +286,14 @@ func (s *Service) AppendUpload(ctx context.Context, p Principal, uid string, off
 
 // buffer returns an empty buffer from the pool that holds n bytes without
 // growing (ReadFrom wants room to spare at the end). Reusing them spares a
-// fresh megabyte, and its page faults, per upload.
+// fresh megabyte, and its page faults, per upload; they are the blob
+// store's aligned buffers, which it writes to disk without a copy.
 func (s *Service) buffer(n int64) *bytes.Buffer {
 	b, _ := s.bufs.Get().(*bytes.Buffer)
-	if b == nil {
-		b = new(bytes.Buffer)
+	if b == nil || b.Cap() < int(n)+bytes.MinRead {
+		return blob.NewBuffer(int(n) + bytes.MinRead)
 	}
 	b.Reset()
-	b.Grow(int(n) + bytes.MinRead)
 	return b
 }
 
