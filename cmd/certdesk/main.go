@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer be.Close()
-	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir, ServerReady: ready, Settled: trimMemory,
+	opts := ui.Options{Log: log, ServerURL: be.URL, Embedded: be.Embedded, DataDir: dir, ServerReady: ready, Settled: func() { trimMemory(log) },
 		Render: renderer(filepath.Join(dir, "cache", "pdfium"))}
 	if local, err := appsync.Open(ctx, filepath.Join(dir, "local")); err == nil {
 		defer local.Close()

@@ -10,6 +10,7 @@ import "C"
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"unsafe"
@@ -25,10 +26,10 @@ import (
 // the embedded CJK font in the executable's mapping — Fyne parsed it into
 // its own copy, and these pages are the file's, so the kernel reads them
 // again should anything look.
-func trimMemory() {
+func trimMemory(log *slog.Logger) {
 	C.malloc_trim(0)
 	if err := dropFilePages(assets.CJKFont); err != nil {
-		fmt.Fprintln(os.Stderr, "trim:", err)
+		log.Warn("hand back the font's pages", "err", err)
 	}
 }
 

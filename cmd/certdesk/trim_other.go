@@ -2,5 +2,7 @@
 
 package main
 
+import "log/slog"
+
 // trimMemory has nothing to hand back here beyond what Go's runtime does.
-func trimMemory() {}
+func trimMemory(*slog.Logger) {}
