@@ -49,9 +49,9 @@ const lutBits = 9
 // huffTable is one DHT table in the two forms the checker reads it by.
 type huffTable struct {
 	defined bool
-	// fast is indexed by the next lutBits bits: 0 for a code longer than
-	// lutBits (or no code), else symbol<<8 | bits to skip, the code's own
-	// length plus the extra bits its symbol announces.
+	// fast (DC tables only) is indexed by the next lutBits bits: 0 for a
+	// code longer than lutBits (or no code), else symbol<<8 | bits to skip,
+	// the code's own length plus the extra bits its symbol announces.
 	fast [1 << lutBits]uint16
 	// maxcode[l] is the largest code of length l (-1 for none) and
 	// valptr[l] turns a code of length l into an index into vals.
@@ -297,14 +297,14 @@ func (t *huffTable) build(counts, vals []byte, dc bool) error {
 					}
 					extra = int(sym)
 				}
-				if l <= lutBits {
+				if dc && l <= lutBits {
 					first := int(code+j) << (lutBits - l)
 					e := uint16(sym)<<8 | uint16(l+extra)
 					for f := range 1 << (lutBits - l) {
 						t.fast[first+f] = e
 					}
 				}
-				if !dc && l <= pairBits {
+				if !dc && l <= pairBits { // AC: read through pair
 					first := int(code+j) << (pairBits - l)
 					for f := range 1 << (pairBits - l) {
 						one[first+f] = uint16(sym)<<8 | uint16(l)
