@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
+	"os"
+	"os/exec"
+	"runtime"
 	"testing"
 	"unicode"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 	"github.com/go-text/typesetting/font"
 
 	"certdesk/app/apply"
@@ -74,5 +79,58 @@ func TestEmbeddedFontCoversWhatWeShow(t *testing.T) {
 	}
 	for r, where := range missing {
 		t.Errorf("no glyph for %q (U+%04X), used in %s", r, r, where)
+	}
+}
+
+// The CJK face is parsed once for every text style that uses it, and
+// fallback faces only when a character needs one (third_party/fyne.patch).
+// Unpatched Fyne parses the 11 MB face again for bold text (about 13 MB)
+// and Fyne's Latin fallbacks with it. Measured in a fresh process, since
+// other tests fill Fyne's font cache.
+func TestOneParsedFaceForEveryStyle(t *testing.T) {
+	if os.Getenv("CERTDESK_FACE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestOneParsedFaceForEveryStyle$", "-test.v")
+		cmd.Env = append(os.Environ(), "CERTDESK_FACE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("%s", out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	a := test.NewTempApp(t)
+	a.Settings().SetTheme(NewTheme())
+	heap := func() float64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return float64(ms.HeapAlloc) / (1 << 20)
+	}
+	const text = "证书助手 CertDesk 堃喆赟 0123"
+	before := heap()
+	regular := fyne.MeasureText(text, 14, fyne.TextStyle{})
+	afterRegular := heap()
+	bold := fyne.MeasureText(text, 14, fyne.TextStyle{Bold: true})
+	afterBold := heap()
+	t.Logf("regular face %.1f MB, bold %.1f MB more", afterRegular-before, afterBold-afterRegular)
+	if afterRegular-before < 5 {
+		t.Fatalf("the CJK face took only %.1f MB: the measurement no longer sees the parse", afterRegular-before)
+	}
+	if afterRegular-before > 18 {
+		t.Errorf("regular text took %.1f MB: fallback faces parsed up front?", afterRegular-before)
+	}
+	if afterBold-afterRegular > 2 {
+		t.Errorf("bold text took %.1f MB more: the CJK face was parsed again (is go.mod's replace of Fyne in place?)", afterBold-afterRegular)
+	}
+	if regular != bold {
+		t.Errorf("regular %v and bold %v measure differently with one face", regular, bold)
+	}
+	// Ā is not in the CJK subset: Fyne's own Latin face is parsed now,
+	// the first time a character needs it.
+	latin := fyne.MeasureText("ĀāĀ", 14, fyne.TextStyle{})
+	afterLatin := heap()
+	t.Logf("fallback face %.1f MB on first use", afterLatin-afterBold)
+	if latin.Width < 14 || afterLatin-afterBold < 0.5 {
+		t.Errorf("a character outside the CJK face measured %v and loaded %.1f MB: no fallback face", latin, afterLatin-afterBold)
 	}
 }
