@@ -67,4 +67,4 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-replace fyne.io/fyne/v2 => ./third_party/fyne
+replace fyne.io/fyne/v2 => ./ui/third_party/fyne

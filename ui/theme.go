@@ -23,7 +23,7 @@ func NewTheme() *Theme { return &Theme{Theme: theme.DefaultTheme()} }
 // Font returns the embedded CJK face for the styles CertDesk writes
 // Chinese in (regular and bold); monospace, italic and symbol text keep
 // Fyne's own small faces. Both styles share one parsed face (about 8 MB
-// of memory) through third_party/fyne.patch; unpatched Fyne parses it
+// of memory) through ui/third_party/fyne.patch; unpatched Fyne parses it
 // once per style.
 func (t *Theme) Font(s fyne.TextStyle) fyne.Resource {
 	if s.Monospace || s.Italic || s.Symbol {

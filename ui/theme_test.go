@@ -83,7 +83,7 @@ func TestEmbeddedFontCoversWhatWeShow(t *testing.T) {
 }
 
 // The CJK face is parsed once for every text style that uses it, and
-// fallback faces only when a character needs one (third_party/fyne.patch).
+// fallback faces only when a character needs one (ui/third_party/fyne.patch).
 // Unpatched Fyne parses the 6.6 MB face again for bold text
 // and Fyne's Latin fallbacks with it. Measured in a fresh process, since
 // other tests fill Fyne's font cache.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Remakes third_party/fyne: Fyne at the version below, from the Go module
+# Remakes ui/third_party/fyne: Fyne at the version below, from the Go module
 # proxy, without its tests, test data, command-line tools and README images,
-# with third_party/fyne.patch applied. Run from anywhere; needs go and patch.
+# with ui/third_party/fyne.patch applied. Run from anywhere; needs go and patch.
 # To move to a newer Fyne: change the version, run this, fix the patch if it
 # no longer applies, and measure idle memory again (README, Performance).
 set -euo pipefail
@@ -17,4 +17,4 @@ find . -name '*_test.go' -delete
 find . -type d -name testdata -prune -exec rm -rf {} +
 rm -rf cmd img tools .github
 patch -p1 --no-backup-if-mismatch < "$here/fyne.patch"
-echo "third_party/fyne: Fyne $version with fyne.patch"
+echo "ui/third_party/fyne: Fyne $version with fyne.patch"
