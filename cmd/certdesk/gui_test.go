@@ -92,9 +92,9 @@ func TestScreensCommand(t *testing.T) {
 
 // The idle window stays within issue 7's memory budget (150 MB resident
 // under Xvfb; 139–141 MB measured when this test was written) and draws
-// its first frame within a second. It guards the Fyne patch and the font
-// subset: unpatched Fyne measured 165–172 MB here. BenchmarkStartup has
-// the numbers for the README.
+// its first frame without a gross delay. It guards the Fyne patch and the
+// font subset: unpatched Fyne measured 165–172 MB here. BenchmarkStartup
+// has the numbers for the README.
 func TestIdleWindowWithinBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the GUI")
