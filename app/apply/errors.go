@@ -35,6 +35,7 @@ const (
 	CodeAnswerTooWeak Code = "security_answer.weak"
 	CodeAnswerInQ     Code = "security_answer.in_question"
 	CodeUnknownField  Code = "unknown_field"
+	CodeInvisible     Code = "text.invisible"
 )
 
 // FieldError is one problem with one form field, worded for the person who

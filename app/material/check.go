@@ -46,6 +46,7 @@ const (
 	PGPS         = "exif.gps"
 	PLowPixels   = "pixels.low"
 	PHuge        = "pixels.huge"
+	PTrailing    = "file.trailing_data"
 )
 
 // A4 is what every material is printed or copied on (seed: 复印到一张A4纸).

@@ -137,6 +137,11 @@ func (s *Sandbox) NotifyParams(outTradeNo string) (url.Values, error) {
 	return p, alipay.Sign(s.key, p)
 }
 
+// SignNotify signs params with the provider's key, as the provider would
+// sign whatever it sends (tests of notifies the merchant must refuse even
+// when their signature is genuine).
+func (s *Sandbox) SignNotify(params url.Values) error { return alipay.Sign(s.key, params) }
+
 func (s *Sandbox) sendNotify(ctx context.Context, outTradeNo string) error {
 	p, err := s.NotifyParams(outTradeNo)
 	if err != nil {

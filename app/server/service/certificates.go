@@ -170,6 +170,7 @@ func (s *Service) checkDownload(ctx context.Context, a *store.Application, code,
 	if dc.Attempts >= CodeTries {
 		return nil, api.NewError(api.CodeCodeLocked)
 	}
+	s.codeChecks.Add(1)
 	if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(a.ID, code))) {
 		if err := s.st.CodeAttempt(context.WithoutCancel(ctx), a.ID); err != nil {
 			return nil, s.internal(ctx, "count code attempt", err)

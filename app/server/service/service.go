@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"certdesk/app/api"
@@ -55,6 +56,21 @@ type Service struct {
 	addrThrottle  *auth.Throttle // per client address
 
 	bufs sync.Pool // *bytes.Buffer for uploads received whole
+
+	passwordChecks atomic.Int64
+	codeChecks     atomic.Int64
+}
+
+// Stats counts the guesses the service has evaluated, for tests and
+// monitoring: a throttle that holds keeps them at its allowance.
+type Stats struct {
+	PasswordChecks int64 // argon2id verifications at login
+	CodeChecks     int64 // download codes compared
+}
+
+// Stats returns the counters so far.
+func (s *Service) Stats() Stats {
+	return Stats{PasswordChecks: s.passwordChecks.Load(), CodeChecks: s.codeChecks.Load()}
 }
 
 // New builds a service; zero Config fields get defaults.
@@ -212,6 +228,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	} else if err != nil {
 		return nil, s.internal(ctx, "login", err)
 	}
+	s.passwordChecks.Add(1)
 	if a == nil || a.Disabled || auth.Verify(req.Password, a.PasswordHash) != nil {
 		lock := max(s.loginThrottle.Fail(login, now), s.addrThrottle.Fail(addr, now))
 		if lock > 0 {
