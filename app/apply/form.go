@@ -194,12 +194,7 @@ func checkOrgName(v string, _ time.Time, _ Values) (string, Code) {
 	if v != strings.TrimSpace(v) {
 		return strings.TrimSpace(v), CodeOrgName
 	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return v, CodeOrgName
-		}
-	}
-	return v, ""
+	return v, "" // control and format characters: Field.Check, before this
 }
 
 func checkIDFor(typeKey string) func(string, time.Time, Values) (string, Code) {
@@ -357,6 +352,10 @@ func (f *Field) Check(v string, all Values, now time.Time) (string, *FieldError)
 			}
 		}
 		return fail(v, CodeChoice)
+	}
+	// Before any other check, which might strip or misread it.
+	if pos, r, bad := Invisible(strings.Trim(v, " \t\r\n")); bad {
+		return v, &FieldError{Field: f.Key, Code: CodeInvisible, Message: InvisibleMessage(f.Label, pos, r)}
 	}
 	if f.Type != TypeSecret {
 		v = strings.TrimRight(v, " \t\r\n")

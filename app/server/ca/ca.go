@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/youmark/pkcs8"
+
+	"certdesk/app/apply"
 )
 
 // DevPassphrase protects the CA keys when the configuration gives none.
@@ -316,6 +318,9 @@ func (c *CA) Issue(csr *x509.CertificateRequest, p Profile) (*x509.Certificate, 
 
 // IssueDER is Issue without parsing the result (the server's hot path).
 func (c *CA) IssueDER(csr *x509.CertificateRequest, p Profile) (*Issued, error) {
+	if err := CheckSubject(p.Subject); err != nil {
+		return nil, err
+	}
 	sn, err := randSerial()
 	if err != nil {
 		return nil, err
@@ -344,6 +349,29 @@ func (c *CA) IssueDER(csr *x509.CertificateRequest, p Profile) (*Issued, error) 
 	return &Issued{DER: der, Serial: sn, NotBefore: tmpl.NotBefore, NotAfter: tmpl.NotAfter}, nil
 }
 
+// ErrSubjectText: a subject attribute holds a character that must not be
+// signed (see apply.Invisible).
+var ErrSubjectText = errors.New("subject holds an invisible or unassigned character")
+
+// CheckSubject refuses a subject any of whose attributes holds a control,
+// format (bidi, zero-width), private-use or unassigned character: the form
+// refuses them beside the field, and this is the last line before signing.
+func CheckSubject(n pkix.Name) error {
+	vals := append(append(append([]string{n.CommonName, n.SerialNumber}, n.Organization...), n.OrganizationalUnit...), n.Country...)
+	vals = append(append(append(vals, n.Province...), n.Locality...), n.StreetAddress...)
+	for _, a := range n.ExtraNames {
+		if s, ok := a.Value.(string); ok {
+			vals = append(vals, s)
+		}
+	}
+	for _, v := range vals {
+		if _, r, bad := apply.Invisible(v); bad {
+			return fmt.Errorf("%w: U+%04X", ErrSubjectText, r)
+		}
+	}
+	return nil
+}
+
 // Verify checks that cert chains to this CA and is valid now.
 func (c *CA) Verify(cert *x509.Certificate) error {
 	roots := x509.NewCertPool()
@@ -365,17 +393,17 @@ type Revoked struct {
 	Reason int // RFC 5280 CRLReason
 }
 
-// CRL signs a CRL listing revoked, numbered number, valid for a day.
-func (c *CA) CRL(revoked []Revoked, number int64) ([]byte, error) {
-	now := c.cfg.Now()
+// CRL signs a CRL listing revoked, numbered number (the caller keeps the
+// numbers increasing), valid from thisUpdate to nextUpdate.
+func (c *CA) CRL(revoked []Revoked, number int64, thisUpdate, nextUpdate time.Time) ([]byte, error) {
 	entries := make([]x509.RevocationListEntry, len(revoked))
 	for i, r := range revoked {
 		entries[i] = x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.At, ReasonCode: r.Reason}
 	}
 	return x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(number),
-		ThisUpdate:                now,
-		NextUpdate:                now.Add(24 * time.Hour),
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                nextUpdate,
 		RevokedCertificateEntries: entries,
 	}, c.issuer, c.key)
 }

@@ -81,7 +81,7 @@ func TestCreateReopenIssueVerifyRevoke(t *testing.T) {
 	if err := other.Verify(cert); !errors.Is(err, ErrNotOurs) {
 		t.Fatalf("another CA accepted it: %v", err)
 	}
-	der, err := c2.CRL([]Revoked{{Serial: cert.SerialNumber, At: time.Now(), Reason: 1}}, 7)
+	der, err := c2.CRL([]Revoked{{Serial: cert.SerialNumber, At: time.Now(), Reason: 1}}, 7, time.Now(), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

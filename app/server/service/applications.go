@@ -77,9 +77,23 @@ func contactMobile(a *store.Application) string {
 	return a.Form[apply.FHandlerMobile]
 }
 
+// errNeedsEffect: an event whose effect lives outside the application row
+// reached the plain step; it must go through the call that makes the
+// effect in the same transaction.
+var errNeedsEffect = errors.New("event must go through the service call that makes its effect")
+
 // step applies an event to a read application inside tx: state machine,
-// history and the status SMS commit together.
+// history and the status SMS commit together. Revocation is refused here:
+// only revoke takes it, with the CRL entry, so "revoked" never stands
+// without the certificate on the CRL.
 func (s *Service) step(ctx context.Context, tx *store.Tx, a *store.Application, ev apply.Event, actor apply.Actor, actorID, note string) error {
+	if ev == apply.EvRevoke {
+		return errNeedsEffect
+	}
+	return s.transition(ctx, tx, a, ev, actor, actorID, note)
+}
+
+func (s *Service) transition(ctx context.Context, tx *store.Tx, a *store.Application, ev apply.Event, actor apply.Actor, actorID, note string) error {
 	to, h, err := apply.Step(a.State, ev, actor, actorID, s.now(), note)
 	if err != nil {
 		return api.StateError(err)
@@ -132,6 +146,9 @@ func (s *Service) CreateApplication(ctx context.Context, p Principal, req api.Cr
 	}
 	if req.Agreement.Version != s.cfg.Agreement.Version || req.Agreement.AcceptedAt.IsZero() {
 		return nil, api.NewError(api.CodeAgreementRequired)
+	}
+	if fes := apply.CheckValuesText(req.Kind, req.Form); len(fes) > 0 {
+		return nil, api.ValidationError(fes)
 	}
 	var created *api.Application
 	out, err := idempotent(ctx, s, p, idemKey, req, func(tx *store.Tx) (*api.Application, error) {
@@ -225,6 +242,11 @@ func (s *Service) UpdateForm(ctx context.Context, p Principal, id string, req ap
 		if err != nil {
 			return err
 		}
+		// A draft is not validated in full, but nothing invisible is
+		// stored even there: it would reach the printed form.
+		if fes := apply.CheckValuesText(a.Kind, req.Form); len(fes) > 0 {
+			return api.ValidationError(fes)
+		}
 		if !apply.CanModify(a.State) {
 			_, _, stepErr := apply.Step(a.State, apply.EvModify, apply.ActorApplicant, p.AccountID, s.now(), "")
 			return api.StateError(stepErr)
@@ -302,11 +324,40 @@ func equalValues(a, b apply.Values) bool {
 	return true
 }
 
-// Event takes an applicant's step: cancel (取消申请), start_payment, or
-// resubmit after a rejection once the materials are complete again.
+// genericEvents are the events the generic event route takes: those whose
+// whole effect is the state, the history and the notices step writes.
+// Every other event has an effect outside the application (a certificate
+// on the CRL, a payment record, a certificate issued, materials or an
+// identity check that the system derives) and only its own call takes it.
+var genericEvents = map[apply.Event]bool{
+	apply.EvCancel: true, apply.EvResubmit: true,
+	apply.EvStartReview: true, apply.EvApprove: true, apply.EvReject: true,
+}
+
+// eventRoute tells the caller of the generic route where an effectful
+// event is taken instead.
+func eventRoute(ev apply.Event) *api.Error {
+	e := api.NewError(api.CodeStateNotAllowed)
+	switch ev {
+	case apply.EvRevoke:
+		return e.WithMessage(apply.Text{ZH: "吊销证书请使用吊销功能(需选择吊销原因),证书会同时列入证书吊销列表", EN: "Revoke through the revocation call (with a reason code): it also puts the certificate on the CRL"})
+	case apply.EvStartPayment:
+		return e.WithMessage(apply.Text{ZH: "请在“费用支付”中选择支付方式", EN: "Choose how to pay in the payment step"})
+	}
+	return e.WithMessage(apply.Text{ZH: "该步骤由系统自动完成,不能直接提交", EN: "The system takes this step by itself; it cannot be posted"})
+}
+
+// Event takes a step through the generic route: the applicant's cancel
+// (取消申请) or resubmit after a rejection; staff's cancel, review start,
+// approval, rejection, or a bank transfer's confirmation (ConfirmTransfer).
 func (s *Service) Event(ctx context.Context, p Principal, id string, req api.EventRequest) (*api.Application, error) {
 	if p.Staff() && req.Event == apply.EvConfirmPayment {
 		return s.ConfirmTransfer(ctx, p, id, req.Note)
+	}
+	if !genericEvents[req.Event] {
+		// Before anything is read: an unknown ID and a known one answer
+		// alike here, and the state machine is not consulted.
+		return nil, eventRoute(req.Event)
 	}
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.loadOwned(ctx, tx, p, id)
@@ -323,6 +374,9 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 			} else if len(missing) > 0 {
 				return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "还有材料未上传,请补齐后再提交", EN: "Some materials are still missing; upload them before submitting again"})
 			}
+		}
+		if fe := apply.CheckText("reason", apply.Text{ZH: "说明", EN: "The note"}, req.Note); fe != nil {
+			return api.ValidationError(apply.FieldErrors{*fe}) // it reaches the applicant's SMS and window
 		}
 		if req.Event == apply.EvReject && strings.TrimSpace(req.Note) == "" {
 			return api.ValidationError(apply.FieldErrors{{Field: "reason", Code: apply.CodeRequired, Message: apply.Text{ZH: "请填写退回原因,申请人将据此修改", EN: "Give the reason: the applicant corrects the application from it"}}})

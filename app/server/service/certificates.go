@@ -115,6 +115,10 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 		return nil, certError("证书请求中的名称与申请不符", "The name in the certificate request differs from the application")
 	}
 	cert, err := s.cfg.CA.IssueDER(csr, prof)
+	if errors.Is(err, ca.ErrSubjectText) {
+		// Only an application stored before the form refused such text.
+		return nil, certError("申请信息中含有看不见的控制字符,不能写入证书;请联系客服修改申请信息", "The application holds an invisible control character that cannot go into a certificate; contact support to correct it")
+	}
 	if err != nil {
 		return nil, s.internal(ctx, "issue", err)
 	}
@@ -201,13 +205,52 @@ func (s *Service) bundle(c *store.Certificate) *api.CertificateBundle {
 	return &api.CertificateBundle{Certificate: c.DER, Chain: s.cfg.CA.Chain(), Serial: c.Serial, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
 }
 
+// Revocation reasons staff may give (RFC 5280 CRLReason): unspecified,
+// keyCompromise, affiliationChanged, superseded, cessationOfOperation,
+// privilegeWithdrawn. CA compromise, certificateHold and removeFromCRL are
+// not an end-entity revocation's reasons here.
+var staffReasons = map[int]bool{0: true, 1: true, 3: true, 4: true, 5: true, 9: true}
+
 // Revoke revokes an application's certificate (staff), with an RFC 5280
-// reason code; the next CRL lists it and UKEY login refuses it.
+// reason code: state, history, CRL entry and the end of the certificate's
+// UKEY sessions commit together; the next CRL lists it and UKEY login
+// refuses it.
 func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason int, note string) (*api.Application, error) {
-	return s.staffStep(ctx, p, appID, apply.EvRevoke, note, func(tx *store.Tx, a *store.Application) error {
-		_, err := tx.RevokeCertificates(ctx, appID, reason, s.now())
-		return err
+	if !p.Staff() {
+		return nil, api.NewError(api.CodeForbidden)
+	}
+	if !staffReasons[reason] {
+		return nil, api.ValidationError(apply.FieldErrors{{Field: "reason", Code: apply.CodeChoice, Message: apply.Text{
+			ZH: "吊销原因代码应为 0(未指定)、1(密钥泄露/UKEY 丢失)、3(单位信息变更)、4(已被替代)、5(停止使用)或 9(撤销授权)",
+			EN: "The reason code is 0 (unspecified), 1 (key compromise / UKEY lost), 3 (affiliation changed), 4 (superseded), 5 (cessation of operation) or 9 (privilege withdrawn)"}}})
+	}
+	if fe := apply.CheckText("note", apply.Text{ZH: "说明", EN: "The note"}, note); fe != nil {
+		return nil, api.ValidationError(apply.FieldErrors{*fe})
+	}
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		a, err := tx.Application(ctx, appID)
+		if errors.Is(err, store.ErrNotFound) {
+			return api.NewError(api.CodeNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return s.revoke(ctx, tx, a, apply.ActorStaff, p.AccountID, reason, note)
 	})
+	if err != nil {
+		return nil, s.internal(ctx, "revoke", err)
+	}
+	return s.Application(ctx, p, appID)
+}
+
+// revoke is the one way to the revoked state: the step and the
+// revocation of the application's certificates in tx.
+func (s *Service) revoke(ctx context.Context, tx *store.Tx, a *store.Application, actor apply.Actor, actorID string, reason int, note string) error {
+	if err := s.transition(ctx, tx, a, apply.EvRevoke, actor, actorID, note); err != nil {
+		return err
+	}
+	_, err := tx.RevokeCertificates(ctx, a.ID, reason, s.now())
+	return err
 }
 
 // staffStep takes a staff step on any application and runs then in the
@@ -235,22 +278,87 @@ func (s *Service) staffStep(ctx context.Context, p Principal, appID string, ev a
 	return s.Application(ctx, p, appID)
 }
 
-// CRL returns the current CRL, DER.
+// CRL timing: a CRL is valid for CRLValidity and signed anew once it is
+// CRLRefresh old, so a relying party that fetches now and then never holds
+// an expired one; a revocation makes a new one at the next request.
+const (
+	CRLValidity = 24 * time.Hour
+	CRLRefresh  = 12 * time.Hour
+)
+
+// cachedCRL is the last CRL this instance served.
+type cachedCRL struct {
+	number int64
+	der    []byte
+}
+
+// CRL returns the current CRL, DER. Its number is stored and increases by
+// one with every CRL signed (RFC 5280 §5.2.3); a CRL is signed only when
+// a revocation moved the list's revision or the last one is CRLRefresh
+// old, and served from memory otherwise (one small row read per request
+// checks that it is still current, so several instances agree).
 func (s *Service) CRL(ctx context.Context) ([]byte, error) {
 	if s.cfg.CA == nil {
 		return nil, api.NewError(api.CodeUnavailable)
 	}
-	rs, err := s.st.RevokedCertificates(ctx)
+	head, err := s.st.CRLHead(ctx)
 	if err != nil {
 		return nil, s.internal(ctx, "crl", err)
 	}
-	entries := make([]ca.Revoked, 0, len(rs))
-	for _, r := range rs {
-		sn, _ := new(big.Int).SetString(r.Serial, 16)
-		entries = append(entries, ca.Revoked{Serial: sn, At: r.RevokedAt, Reason: r.RevokeReason})
+	if s.crlCurrent(head) {
+		if c := s.crl.Load(); c != nil && c.number == head.Number {
+			return c.der, nil
+		}
+		st, err := s.st.CRLState(ctx)
+		if err != nil {
+			return nil, s.internal(ctx, "crl", err)
+		}
+		if st.Number == head.Number {
+			s.crl.Store(&cachedCRL{number: st.Number, der: st.DER})
+			return st.DER, nil
+		}
 	}
-	// The CRL number only has to increase: the time in seconds does.
-	return s.cfg.CA.CRL(entries, s.now().Unix())
+	var out *cachedCRL
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
+		st, err := tx.CRLStateForUpdate(ctx)
+		if err != nil {
+			return err
+		}
+		if s.crlCurrent(st) { // another request or instance made it meanwhile
+			out = &cachedCRL{number: st.Number, der: st.DER}
+			return nil
+		}
+		rs, err := tx.RevokedCertificates(ctx)
+		if err != nil {
+			return err
+		}
+		entries := make([]ca.Revoked, 0, len(rs))
+		for _, r := range rs {
+			sn, ok := new(big.Int).SetString(r.Serial, 16)
+			if !ok {
+				return fmt.Errorf("certificate serial %q", r.Serial)
+			}
+			entries = append(entries, ca.Revoked{Serial: sn, At: r.RevokedAt, Reason: r.RevokeReason})
+		}
+		now := s.now()
+		st.Number++
+		der, err := s.cfg.CA.CRL(entries, st.Number, now, now.Add(CRLValidity))
+		if err != nil {
+			return err
+		}
+		st.CRLRevision, st.DER, st.ThisUpdate, st.NextUpdate = st.Revision, der, now, now.Add(CRLValidity)
+		out = &cachedCRL{number: st.Number, der: der}
+		return tx.SaveCRL(ctx, st)
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "crl", err)
+	}
+	s.crl.Store(out)
+	return out.der, nil
+}
+
+func (s *Service) crlCurrent(st *store.CRLState) bool {
+	return st.Number > 0 && st.CRLRevision == st.Revision && s.now().Before(st.ThisUpdate.Add(CRLRefresh))
 }
 
 // LoginNonce issues a single-use UKEY login challenge.

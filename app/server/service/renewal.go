@@ -73,10 +73,7 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 		note := "renewal of " + old.ID
 		if lost {
 			note = "replacement of " + old.ID + " (UKEY lost)"
-			if err := s.step(ctx, tx, old, apply.EvRevoke, apply.ActorApplicant, p.AccountID, "UKEY lost"); err != nil {
-				return err
-			}
-			if _, err := tx.RevokeCertificates(ctx, old.ID, ReasonKeyCompromise, s.now()); err != nil {
+			if err := s.revoke(ctx, tx, old, apply.ActorApplicant, p.AccountID, ReasonKeyCompromise, "UKEY lost"); err != nil {
 				return err
 			}
 		}
@@ -113,10 +110,9 @@ func (s *Service) supersede(ctx context.Context, tx *store.Tx, a *store.Applicat
 		return err
 	}
 	if old.State == apply.StateIssued {
-		if err := s.step(ctx, tx, old, apply.EvRevoke, apply.ActorSystem, "system", "superseded by "+a.ID); err != nil {
-			return err
-		}
+		return s.revoke(ctx, tx, old, apply.ActorSystem, "system", ReasonSuperseded, "superseded by "+a.ID)
 	}
+	// A replacement: the old one was revoked (key compromise) already.
 	_, err = tx.RevokeCertificates(ctx, old.ID, ReasonSuperseded, s.now())
 	return err
 }

@@ -57,6 +57,8 @@ type Service struct {
 
 	bufs sync.Pool // *bytes.Buffer for uploads received whole
 
+	crl atomic.Pointer[cachedCRL]
+
 	passwordChecks atomic.Int64
 	codeChecks     atomic.Int64
 }

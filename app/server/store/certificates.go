@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"time"
@@ -66,18 +67,104 @@ func (s *Store) CertificateBySerial(ctx context.Context, serial string) (*Certif
 	return scanCert(s.queryRow(ctx, `SELECT `+certCols+` FROM certificates WHERE serial = $1`, serial))
 }
 
-// RevokeCertificates marks an application's valid certificates revoked.
+// RevokeCertificates marks an application's valid certificates revoked,
+// ends the sessions opened with them (UKEY logins), and moves the CRL's
+// revision so the next CRL request signs a new one — all in t.
 func (t *Tx) RevokeCertificates(ctx context.Context, appID string, reason int, at time.Time) (int64, error) {
+	if _, err := t.exec(ctx, `DELETE FROM sessions WHERE cert_serial <> '' AND cert_serial IN (SELECT serial FROM certificates WHERE application_id = $1 AND revoked_at IS NULL)`, appID); err != nil {
+		return 0, fmt.Errorf("revoke: end sessions: %w", err)
+	}
 	r, err := t.exec(ctx, `UPDATE certificates SET revoked_at = $1, revoke_reason = $2 WHERE application_id = $3 AND revoked_at IS NULL`, micros(at), reason, appID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke: %w", err)
 	}
-	return r.RowsAffected()
+	n, err := r.RowsAffected()
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if _, err := t.exec(ctx, `UPDATE crl_state SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return 0, fmt.Errorf("revoke: crl revision: %w", err)
+	}
+	return n, nil
+}
+
+// CRLState is the last CRL signed and the revision of the revocation list.
+type CRLState struct {
+	Revision    int64 // moves with every revocation
+	Number      int64 // of the last CRL signed (0: none yet)
+	CRLRevision int64 // the revision that CRL lists
+	DER         []byte
+	ThisUpdate  time.Time
+	NextUpdate  time.Time
+}
+
+const crlCols = `revision, number, crl_revision, der, this_update, next_update`
+
+func scanCRL(row interface{ Scan(...any) error }) (*CRLState, error) {
+	var c CRLState
+	var der string
+	var tu, nu int64
+	if err := row.Scan(&c.Revision, &c.Number, &c.CRLRevision, &der, &tu, &nu); err != nil {
+		return nil, mapErr(err)
+	}
+	b, err := base64.StdEncoding.DecodeString(der)
+	if err != nil {
+		return nil, fmt.Errorf("crl: %w", err)
+	}
+	c.DER, c.ThisUpdate, c.NextUpdate = b, fromMicros(tu), fromMicros(nu)
+	return &c, nil
+}
+
+// CRLHead reads the CRL's state without its DER: one small row per CRL
+// request tells whether the CRL cached in memory is still current.
+func (s *Store) CRLHead(ctx context.Context) (*CRLState, error) {
+	var c CRLState
+	var tu, nu int64
+	err := s.queryRow(ctx, `SELECT revision, number, crl_revision, this_update, next_update FROM crl_state WHERE id = 1`).
+		Scan(&c.Revision, &c.Number, &c.CRLRevision, &tu, &nu)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	c.ThisUpdate, c.NextUpdate = fromMicros(tu), fromMicros(nu)
+	return &c, nil
+}
+
+// CRLState reads the CRL's state with its DER.
+func (s *Store) CRLState(ctx context.Context) (*CRLState, error) {
+	return scanCRL(s.queryRow(ctx, `SELECT `+crlCols+` FROM crl_state WHERE id = 1`))
+}
+
+// CRLStateForUpdate reads the CRL's state inside t, taking the row for
+// the rest of t on PostgreSQL (SQLite's one writer already serialises).
+func (t *Tx) CRLStateForUpdate(ctx context.Context) (*CRLState, error) {
+	q := `SELECT ` + crlCols + ` FROM crl_state WHERE id = 1`
+	if t.engine == Postgres {
+		q += ` FOR UPDATE`
+	}
+	return scanCRL(t.queryRow(ctx, q))
+}
+
+// SaveCRL records a newly signed CRL.
+func (t *Tx) SaveCRL(ctx context.Context, c *CRLState) error {
+	_, err := t.exec(ctx, `UPDATE crl_state SET number = $1, crl_revision = $2, der = $3, this_update = $4, next_update = $5 WHERE id = 1`,
+		c.Number, c.CRLRevision, base64.StdEncoding.EncodeToString(c.DER), micros(c.ThisUpdate), micros(c.NextUpdate))
+	return err
 }
 
 // RevokedCertificates lists every revoked certificate, for the CRL.
 func (s *Store) RevokedCertificates(ctx context.Context) ([]*Certificate, error) {
 	rows, err := s.query(ctx, `SELECT `+certCols+` FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at`)
+	return scanCerts(rows, err)
+}
+
+// RevokedCertificates lists every revoked certificate inside t, so a CRL
+// lists exactly the revision it is numbered for.
+func (t *Tx) RevokedCertificates(ctx context.Context) ([]*Certificate, error) {
+	rows, err := t.query(ctx, `SELECT `+certCols+` FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at`)
+	return scanCerts(rows, err)
+}
+
+func scanCerts(rows *sql.Rows, err error) ([]*Certificate, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
