@@ -3,6 +3,7 @@ package apply
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func validOrg() Values {
@@ -183,5 +184,42 @@ func TestFieldCheckLive(t *testing.T) {
 	_, fe = f.Check("91350100M000100Y4", validOrg(), testNow)
 	if fe == nil || !strings.Contains(fe.Message.ZH, "18 位") {
 		t.Fatalf("live check of a short code: %v", fe)
+	}
+}
+
+func TestInvisible(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		pos int
+		bad bool
+	}{
+		{"福州示例软件有限公司", 0, false},
+		{"王堃 𠮷 䶮 Müller-Lüdenscheidt O'Brien", 0, false},
+		{"葛\U000E0100", 0, false},  // ideographic variation selector: a mark
+		{"福州\u202e司公", 3, true},    // RIGHT-TO-LEFT OVERRIDE
+		{"a\u200bb", 2, true},      // ZERO WIDTH SPACE
+		{"\u2066x\u2069", 1, true}, // isolates
+		{"x\ue000", 2, true},       // private use
+		{"x\u0378", 2, true},       // unassigned
+		{"x\u2028y", 2, true},      // line separator
+		{"x\x00y", 2, true},        // NUL
+		{"x\xffy", 2, true},        // not UTF-8
+		{"a\u00adb", 2, true},      // soft hyphen (Cf)
+		{"full\u3000width space", 0, false},
+	} {
+		pos, _, bad := Invisible(tc.in)
+		if bad != tc.bad || pos != tc.pos {
+			t.Errorf("Invisible(%q) = %d %v, want %d %v", tc.in, pos, bad, tc.pos, tc.bad)
+		}
+	}
+	// Beside the field, in both languages, naming the code point.
+	f, _ := FieldByKey(KindOrg, FOrgName)
+	_, fe := f.Check("福州\u202e示例", Values{}, time.Now())
+	if fe == nil || fe.Code != CodeInvisible || !strings.Contains(fe.Message.ZH, "U+202E") || !strings.Contains(fe.Message.EN, "U+202E") {
+		t.Fatalf("field error: %+v", fe)
+	}
+	// Trailing whitespace pasted from a spreadsheet is trimmed, not refused.
+	if v, fe := f.Check("福州示例软件有限公司\r\n", Values{}, time.Now()); fe != nil || v != "福州示例软件有限公司" {
+		t.Fatalf("trailing newline: %q %+v", v, fe)
 	}
 }

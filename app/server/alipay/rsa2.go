@@ -55,8 +55,42 @@ func Sign(key *rsa.PrivateKey, params url.Values) error {
 // ErrSignature: the parameters are not signed by the key's owner.
 var ErrSignature = errors.New("RSA2 signature does not verify")
 
-// Verify checks params' RSA2 signature with the provider's public key.
+// ErrAmbiguous: the parameters could be split into k=v pairs in more than
+// one way, so one signature would cover other parameters than these.
+var ErrAmbiguous = errors.New("notify parameters are ambiguous in the signed content")
+
+// Unambiguous refuses parameters whose sign content does not say which
+// pairs it holds: a value with '&' (or a key outside [a-z0-9_], or one
+// given twice) lets a genuine signature be re-split into other pairs —
+// "subject=X&out_trade_no=B" signs for out_trade_no=B as well. Alipay's own
+// notify values never hold '&'; the merchant's texts (subject, body) are
+// ours and never hold one either.
+func Unambiguous(params url.Values) error {
+	for k, vs := range params {
+		if k == "sign" || k == "sign_type" {
+			continue
+		}
+		if len(vs) > 1 || k == "" {
+			return ErrAmbiguous
+		}
+		for _, c := range k {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				return ErrAmbiguous
+			}
+		}
+		if strings.ContainsRune(vs[0], '&') {
+			return ErrAmbiguous
+		}
+	}
+	return nil
+}
+
+// Verify checks params' RSA2 signature with the provider's public key,
+// after checking that the signed content is unambiguous.
 func Verify(pub *rsa.PublicKey, params url.Values) error {
+	if err := Unambiguous(params); err != nil {
+		return err
+	}
 	if params.Get("sign_type") != "RSA2" {
 		return ErrSignature
 	}

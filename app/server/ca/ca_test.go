@@ -113,3 +113,18 @@ func TestCheckCSRRefusesWeakKeysAndBadSignatures(t *testing.T) {
 		t.Fatalf("bad signature: %v", err)
 	}
 }
+
+func TestCheckSubjectRefusesInvisible(t *testing.T) {
+	if err := CheckSubject(pkix.Name{CommonName: "福州示例", Organization: []string{"福州示例软件有限公司"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []pkix.Name{
+		{CommonName: "福州\u202e示例"},
+		{Organization: []string{"a\u200bb"}},
+		{ExtraNames: []pkix.AttributeTypeAndValue{{Type: OIDOrganizationIdentifier, Value: "9135\u2066"}}},
+	} {
+		if err := CheckSubject(n); !errors.Is(err, ErrSubjectText) {
+			t.Errorf("%v: %v", n, err)
+		}
+	}
+}

@@ -39,6 +39,13 @@ func (p PayStatus) Paid() bool {
 	return p.TradeStatus == "TRADE_SUCCESS" || p.TradeStatus == "TRADE_FINISHED"
 }
 
+// ErrTradeReused: a notify or query names a provider trade already
+// recorded on another order.
+var ErrTradeReused = errors.New("provider trade already paid another order")
+
+// PaySubject is the order subject the payer's phone shows.
+const PaySubject = "数字证书服务费"
+
 // Payment timings.
 const (
 	PaymentTTL  = 15 * time.Minute
@@ -109,7 +116,9 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 	}
 	if method == api.PayOnline {
 		notify := strings.TrimRight(s.cfg.PublicURL, "/") + api.Prefix + api.PathPayNotify
-		qr, err := s.cfg.Pay.Precreate(ctx, pay.ID, pay.AmountFen, "数字证书 "+app.Subject, notify)
+		// The subject is ours alone: applicant text in a signed provider
+		// field could carry a separator (issue 14).
+		qr, err := s.cfg.Pay.Precreate(ctx, pay.ID, pay.AmountFen, PaySubject, notify)
 		if err != nil {
 			s.cfg.Log.WarnContext(ctx, "precreate", "order", pay.ID, "err", err)
 			return nil, api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "支付通道暂时不可用,请稍后再试或使用转账电汇", EN: "The payment gateway is unavailable; try again later or pay by bank transfer"})
@@ -219,16 +228,25 @@ func parseYuan(s string) (int64, error) {
 // application's payment; a paid order of a cancelled application is kept
 // and flagged for refund.
 func (s *Service) recordPaid(ctx context.Context, orderID, tradeNo string, amountFen int64, how string) error {
-	return s.st.InTx(ctx, func(tx *store.Tx) error {
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		pay, err := tx.Payment(ctx, orderID)
 		if err != nil {
 			return err
 		}
+		if pay.Method != string(api.PayOnline) {
+			return fmt.Errorf("order %s is a %s, not an online order", orderID, pay.Method)
+		}
 		if pay.Status == "paid" {
+			if pay.TradeNo != tradeNo {
+				return fmt.Errorf("order %s: paid by trade %s, notified again with trade %s", orderID, pay.TradeNo, tradeNo)
+			}
 			return nil // already recorded: notify and query both arrived
 		}
 		if amountFen != pay.AmountFen {
 			return fmt.Errorf("order %s: paid %d fen, expected %d", orderID, amountFen, pay.AmountFen)
+		}
+		if tradeNo == "" {
+			return fmt.Errorf("order %s: notify without a trade number", orderID)
 		}
 		pay.Status, pay.TradeNo, pay.PaidAt = "paid", tradeNo, s.now()
 		a, err := tx.Application(ctx, pay.ApplicationID)
@@ -253,6 +271,13 @@ func (s *Service) recordPaid(ctx context.Context, orderID, tradeNo string, amoun
 				Body: fmt.Sprintf("您的证书申请(%s)已%s,收到的 %s 元付款将原路退回。交易号 %s。", a.Subject, a.State.Label(apply.ZH), apply.FormatFen(amountFen), tradeNo)})
 		}
 	})
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Column == "trade_no" {
+		// The unique index: this trade already paid another order.
+		s.cfg.Log.ErrorContext(ctx, "payment trade recorded on another order", "order", orderID, "trade_no", tradeNo, "via", how)
+		return fmt.Errorf("%w: %s", ErrTradeReused, tradeNo)
+	}
+	return err
 }
 
 func contactEmail(a *store.Application) string {
