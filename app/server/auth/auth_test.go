@@ -92,8 +92,56 @@ func TestThrottleLocksAndEscalates(t *testing.T) {
 	if d := th.Fail("u", now); d != 60*time.Second {
 		t.Fatalf("second lock %v, want doubled", d)
 	}
-	th.Succeed("u")
-	if w := th.Wait("u", now); w != 0 {
-		t.Fatalf("success did not clear")
+	if a, _ := th.Begin("u", now); a != nil {
+		t.Fatal("a locked key began an attempt")
+	}
+	now = now.Add(61 * time.Second)
+	a, _ := th.Begin("u", now)
+	a.Succeed(true)
+	if w := th.Wait("u", now); w != 0 || len(th.keys) != 0 {
+		t.Fatalf("success did not forgive")
+	}
+}
+
+// Attempts count when they begin: more at once than the allowance are not
+// evaluated, and their failures lock the key.
+func TestThrottleCountsAttemptsInFlight(t *testing.T) {
+	th := NewThrottle(5, time.Minute, 30*time.Second, time.Hour)
+	now := time.Unix(0, 0)
+	var began []*Attempt
+	for i := 0; i < 20; i++ {
+		if a, w := th.Begin("u", now); a != nil {
+			began = append(began, a)
+		} else if w <= 0 {
+			t.Fatal("refused without a wait")
+		}
+	}
+	if len(began) != 5 {
+		t.Fatalf("%d attempts began at once, want 5", len(began))
+	}
+	var lock time.Duration
+	for _, a := range began {
+		lock = max(lock, a.Fail(now))
+	}
+	if lock != 30*time.Second || th.Wait("u", now) != 30*time.Second {
+		t.Fatalf("lock %v", lock)
+	}
+	// Released successes do not count; a failure that ends after a
+	// forgiving success counts once, from zero.
+	th2 := NewThrottle(2, time.Minute, 30*time.Second, time.Hour)
+	for i := 0; i < 10; i++ {
+		a, _ := th2.Begin("addr", now)
+		if a == nil {
+			t.Fatalf("success %d counted as a failure", i)
+		}
+		a.Succeed(false)
+	}
+	late, _ := th2.Begin("u", now)
+	ok, _ := th2.Begin("u", now)
+	ok.Succeed(true)
+	late.Fail(now)
+	late.Fail(now) // ending twice is a no-op
+	if a, _ := th2.Begin("u", now); a == nil {
+		t.Fatal("one failure after a forgiving success locked the key")
 	}
 }

@@ -259,7 +259,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
-	acc, err := h.svc.Register(r.Context(), req)
+	acc, err := h.svc.RegisterFrom(r.Context(), req, h.clientAddr(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -489,7 +489,7 @@ func (h *Handler) crl(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) nonce(w http.ResponseWriter, r *http.Request) {
-	n, err := h.svc.LoginNonce(r.Context())
+	n, err := h.svc.LoginNonce(r.Context(), h.clientAddr(r))
 	h.reply(w, r, http.StatusCreated, n, err)
 }
 

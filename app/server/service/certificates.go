@@ -171,15 +171,21 @@ func (s *Service) checkDownload(ctx context.Context, a *store.Application, code,
 	if err != nil {
 		return nil, s.internal(ctx, "download code", err)
 	}
-	if dc.Attempts >= CodeTries {
+	// The attempt is counted before the comparison, atomically; a right
+	// code gives it back.
+	reserved, err := s.st.ReserveCodeAttempt(context.WithoutCancel(ctx), a.ID, CodeTries)
+	if err != nil {
+		return nil, s.internal(ctx, "count code attempt", err)
+	}
+	if !reserved {
 		return nil, api.NewError(api.CodeCodeLocked)
 	}
 	s.codeChecks.Add(1)
 	if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(a.ID, code))) {
-		if err := s.st.CodeAttempt(context.WithoutCancel(ctx), a.ID); err != nil {
-			return nil, s.internal(ctx, "count code attempt", err)
-		}
 		return nil, api.NewError(api.CodeCodeInvalid)
+	}
+	if err := s.st.ReleaseCodeAttempt(context.WithoutCancel(ctx), a.ID); err != nil {
+		return nil, s.internal(ctx, "release code attempt", err)
 	}
 	if existing, err := s.st.CertificateOf(ctx, a.ID); err == nil {
 		if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
@@ -361,15 +367,20 @@ func (s *Service) crlCurrent(st *store.CRLState) bool {
 	return st.Number > 0 && st.CRLRevision == st.Revision && s.now().Before(st.ThisUpdate.Add(CRLRefresh))
 }
 
-// LoginNonce issues a single-use UKEY login challenge.
-func (s *Service) LoginNonce(ctx context.Context) (*api.Nonce, error) {
+// LoginNonce issues a single-use UKEY login challenge to addr. Anyone may
+// ask, so it is limited per address, and expired challenges are swept as
+// new ones are stored.
+func (s *Service) LoginNonce(ctx context.Context, addr string) (*api.Nonce, error) {
+	if lock := s.nonceThrottle.Fail(addr, s.now()); lock > 0 {
+		return nil, rateLimited(lock)
+	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, s.internal(ctx, "nonce", err)
 	}
 	n := base64.RawURLEncoding.EncodeToString(b)
 	exp := s.now().Add(NonceTTL)
-	if err := s.st.AddNonce(ctx, n, exp); err != nil {
+	if err := s.st.AddNonce(ctx, n, exp, s.now()); err != nil {
 		return nil, s.internal(ctx, "nonce", err)
 	}
 	return &api.Nonce{Nonce: n, ExpiresAt: exp}, nil
@@ -382,12 +393,14 @@ func (s *Service) UKEYLogin(ctx context.Context, req api.UKEYLoginRequest, addr 
 	if s.cfg.CA == nil {
 		return nil, api.NewError(api.CodeUnavailable)
 	}
-	refused := func(zh, en string) error {
-		s.addrThrottle.Fail(addr, s.now())
-		return api.NewError(api.CodeBadCredentials).WithMessage(apply.Text{ZH: zh, EN: en})
-	}
-	if w := s.addrThrottle.Wait(addr, s.now()); w > 0 {
+	try, w := s.addrThrottle.Begin(addr, s.now())
+	if try == nil {
 		return nil, rateLimited(w)
+	}
+	defer try.Succeed(false) // released unless refused below
+	refused := func(zh, en string) error {
+		try.Fail(s.now())
+		return api.NewError(api.CodeBadCredentials).WithMessage(apply.Text{ZH: zh, EN: en})
 	}
 	ok, err := s.st.UseNonce(ctx, req.Nonce, s.now())
 	if err != nil {

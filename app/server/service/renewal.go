@@ -48,19 +48,19 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 			return nil, api.NewError(api.CodeForbidden).WithMessage(apply.Text{ZH: "请插入该证书的 UKEY 并用 UKEY 登录后再办理更新", EN: "Log in with this certificate's UKEY to renew it"})
 		}
 	}
-	key := "answer:" + appID
-	if w := s.loginThrottle.Wait(key, s.now()); w > 0 {
+	try, w := s.loginThrottle.Begin("answer:"+appID, s.now())
+	if try == nil {
 		return nil, rateLimited(w)
 	}
 	if a.AnswerHash == "" || auth.Verify(apply.NormalizeAnswer(answer), a.AnswerHash) != nil {
-		if lock := s.loginThrottle.Fail(key, s.now()); lock > 0 {
+		if lock := try.Fail(s.now()); lock > 0 {
 			return nil, rateLimited(lock)
 		}
 		e := api.NewError(api.CodeBadCredentials).WithMessage(apply.Text{ZH: "验证答案不正确", EN: "The security answer is wrong"})
 		e.Fields = []api.FieldError{{Field: apply.FSecurityAnswer, Code: "security_answer.wrong", MessageZH: "验证答案不正确,请回忆申请时填写的答案(不区分大小写和全半角)", MessageEN: "The security answer is wrong; it is the one given in the application (case and width do not matter)"}}
 		return nil, e
 	}
-	s.loginThrottle.Succeed(key)
+	try.Succeed(true)
 	var id string
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		old, err := tx.Application(ctx, appID)

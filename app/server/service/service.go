@@ -52,8 +52,11 @@ type Service struct {
 	blobs *blob.Store
 	cfg   Config
 
-	loginThrottle *auth.Throttle // per login name
-	addrThrottle  *auth.Throttle // per client address
+	loginThrottle    *auth.Throttle // per login name (and per renewal's security answer)
+	addrThrottle     *auth.Throttle // failed logins per client address
+	registerConflict *auth.Throttle // registrations of a taken login, per address
+	registerAll      *auth.Throttle // every registration, per address (each costs a hash)
+	nonceThrottle    *auth.Throttle // UKEY login challenges, per address
 
 	bufs sync.Pool // *bytes.Buffer for uploads received whole
 
@@ -102,6 +105,12 @@ func New(st *store.Store, blobs *blob.Store, cfg Config) *Service {
 		st: st, blobs: blobs, cfg: cfg,
 		loginThrottle: auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		addrThrottle:  auth.NewThrottle(30, 15*time.Minute, 60*time.Second, 30*time.Minute),
+		// A service point (受理点) registers applicants from one address, so
+		// the totals are generous; a taken login answers 409, which tells
+		// that the mobile is registered, so those are few.
+		registerConflict: auth.NewThrottle(10, 15*time.Minute, 60*time.Second, 30*time.Minute),
+		registerAll:      auth.NewThrottle(60, time.Hour, 10*time.Minute, time.Hour),
+		nonceThrottle:    auth.NewThrottle(30, time.Minute, 30*time.Second, 10*time.Minute),
 	}
 }
 
@@ -152,9 +161,35 @@ func toAPIAccount(a *store.Account) api.Account {
 }
 
 // Register creates an applicant account (seed 1.1: mobile and/or email,
-// either one is a login name).
+// either one is a login name); for the operator's command line, unthrottled.
 func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (*api.Account, error) {
 	return s.createAccount(ctx, req, api.RoleApplicant)
+}
+
+// RegisterFrom is Register for a request from addr (the HTTP API): every
+// registration counts towards the address's hourly allowance before the
+// password is hashed, and a login that is taken counts towards a small
+// one, since the 409 it gets says that the mobile or email is registered.
+func (s *Service) RegisterFrom(ctx context.Context, req api.RegisterRequest, addr string) (*api.Account, error) {
+	now := s.now()
+	all, wait := s.registerAll.Begin(addr, now)
+	if all == nil {
+		return nil, rateLimited(wait)
+	}
+	defer all.Fail(now) // counted whatever the outcome
+	conflict, wait := s.registerConflict.Begin(addr, now)
+	if conflict == nil {
+		return nil, rateLimited(wait)
+	}
+	acc, err := s.createAccount(ctx, req, api.RoleApplicant)
+	if ae := (*api.Error)(nil); errors.As(err, &ae) && ae.Code == api.CodeConflict {
+		if lock := conflict.Fail(now); lock > 0 {
+			return nil, rateLimited(lock)
+		}
+		return nil, err
+	}
+	conflict.Succeed(false)
+	return acc, err
 }
 
 // CreateStaff creates a CA staff account (certdesk-server user add).
@@ -221,24 +256,35 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	} else {
 		login = apply.NormalizeMobile(login)
 	}
-	if w := max(s.loginThrottle.Wait(login, now), s.addrThrottle.Wait(addr, now)); w > 0 {
+	// Both attempts are counted before argon2 runs: concurrent guesses
+	// cannot all be evaluated.
+	byLogin, w := s.loginThrottle.Begin(login, now)
+	if byLogin == nil {
+		return nil, rateLimited(w)
+	}
+	byAddr, w := s.addrThrottle.Begin(addr, now)
+	if byAddr == nil {
+		byLogin.Succeed(false)
 		return nil, rateLimited(w)
 	}
 	a, err := s.st.AccountByLogin(ctx, login)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.VerifyDummy(req.Password)
 	} else if err != nil {
+		byLogin.Succeed(false)
+		byAddr.Succeed(false)
 		return nil, s.internal(ctx, "login", err)
 	}
 	s.passwordChecks.Add(1)
 	if a == nil || a.Disabled || auth.Verify(req.Password, a.PasswordHash) != nil {
-		lock := max(s.loginThrottle.Fail(login, now), s.addrThrottle.Fail(addr, now))
-		if lock > 0 {
+		now := s.now()
+		if lock := max(byLogin.Fail(now), byAddr.Fail(now)); lock > 0 {
 			return nil, rateLimited(lock)
 		}
 		return nil, api.NewError(api.CodeBadCredentials)
 	}
-	s.loginThrottle.Succeed(login)
+	byLogin.Succeed(true)
+	byAddr.Succeed(false)
 	return s.openSession(ctx, a, "")
 }
 

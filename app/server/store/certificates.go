@@ -226,9 +226,22 @@ func (s *Store) DownloadCode(ctx context.Context, appID string) (*DownloadCode, 
 	return &c, nil
 }
 
-// CodeAttempt counts a wrong code.
-func (s *Store) CodeAttempt(ctx context.Context, appID string) error {
-	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1`, appID)
+// ReserveCodeAttempt counts an attempt at an application's code before it
+// is compared, in one statement: false when max attempts are counted
+// already (locked). Concurrent guesses cannot all pass a read of the count.
+func (s *Store) ReserveCodeAttempt(ctx context.Context, appID string, max int) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1 AND attempts < $2`, appID, max)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseCodeAttempt gives back the attempt of a right code: only wrong
+// ones count towards the lock.
+func (s *Store) ReleaseCodeAttempt(ctx context.Context, appID string) error {
+	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts - 1 WHERE application_id = $1 AND attempts > 0`, appID)
 	return mapErr(err)
 }
 
@@ -238,8 +251,12 @@ func (t *Tx) UseCode(ctx context.Context, appID, keyID string) error {
 	return err
 }
 
-// AddNonce stores a UKEY login challenge.
-func (s *Store) AddNonce(ctx context.Context, nonce string, expires time.Time) error {
+// AddNonce stores a UKEY login challenge, sweeping those expired before
+// now (by index: the table holds only the last few minutes' challenges).
+func (s *Store) AddNonce(ctx context.Context, nonce string, expires, now time.Time) error {
+	if _, err := s.exec(ctx, `DELETE FROM login_nonces WHERE expires_at <= $1`, micros(now)); err != nil {
+		return mapErr(err)
+	}
 	_, err := s.exec(ctx, `INSERT INTO login_nonces (nonce, expires_at, used) VALUES ($1,$2,0)`, nonce, micros(expires))
 	return mapErr(err)
 }
