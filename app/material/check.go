@@ -135,6 +135,12 @@ func Check(info Info, rule apply.MaterialRule) Verdict {
 		}
 	}
 
+	if info.TrailingBytes > 0 {
+		add(Problem{PTrailing, Error,
+			apply.Text{ZH: fmt.Sprintf("图片结尾之后还附带了 %s 与图片无关的数据(可能是另一张照片或另一个文件)", humanBytes(info.TrailingBytes)), EN: fmt.Sprintf("%s of data that is not part of the picture follow its end (another photo or another file)", humanBytes(info.TrailingBytes))},
+			apply.Text{ZH: "点“一键修复”去掉这些数据,图片本身不变", EN: "Use Fix to cut it off; the picture itself is kept as it is"}, true})
+	}
+
 	if info.Bytes > maxBytes {
 		add(Problem{PTooLarge, Error,
 			apply.Text{ZH: fmt.Sprintf("文件 %s,超过 %s 的上限", humanBytes(info.Bytes), humanBytes(maxBytes)), EN: fmt.Sprintf("The file is %s, over the %s limit", humanBytes(info.Bytes), humanBytes(maxBytes))},

@@ -92,6 +92,9 @@ type Info struct {
 	Decoded     bool    `json:"decoded"`
 	DecodeError string  `json:"decode_error,omitempty"`
 	EXIFError   string  `json:"exif_error,omitempty"`
+	// TrailingBytes follow the end-of-image marker and are not padding:
+	// another file riding along (see imageEnd). Repair cuts them.
+	TrailingBytes int64 `json:"trailing_bytes,omitempty"`
 }
 
 // MaxPixels bounds what is decoded. A decoder allocates the whole image
@@ -142,6 +145,7 @@ func inspect(b []byte, wantImage bool, maxPixels int) (info Info, img image.Imag
 		}
 	}
 	info.ColorSpace = colorSpace(info.Components, adobeTransform)
+	info.TrailingBytes = int64(trailingBytes(b))
 	info.DPI, info.DPISource = effectiveDPI(info.JFIF, info.EXIF)
 	if info.DecodeError != "" || info.Width*info.Height > maxPixels {
 		return info, nil

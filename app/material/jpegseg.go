@@ -137,3 +137,77 @@ func rewriteMetadata(b []byte, dpi int) ([]byte, error) {
 	}
 	return append(out, b[scan:]...), nil
 }
+
+// imageEnd returns the offset just past a JPEG's end-of-image marker,
+// walking its segments and skipping each scan's entropy-coded data (where
+// 0xFF is followed by 0x00 for a data byte, by D0–D7 for a restart or by
+// more 0xFF fill). ok is false when no EOI is found. Everything after the
+// offset is not part of the image: a phone's second picture, or a ZIP
+// appended to make a polyglot file that a viewer shows as a picture and an
+// unzipper opens as an archive.
+func imageEnd(b []byte) (end int, ok bool) {
+	if len(b) < 4 || b[0] != 0xFF || b[1] != mSOI {
+		return 0, false
+	}
+	i := 2
+	inScan := false
+	for i < len(b) {
+		if inScan {
+			j := bytes.IndexByte(b[i:], 0xFF)
+			if j < 0 {
+				return 0, false
+			}
+			i += j
+		}
+		if b[i] != 0xFF {
+			if inScan {
+				i++
+				continue
+			}
+			i++ // stray byte between segments: decoders skip it, so does this
+			continue
+		}
+		for i < len(b) && b[i] == 0xFF {
+			i++
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		m := b[i]
+		i++
+		switch {
+		case m == mEOI:
+			return i, true
+		case m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01:
+			continue // a data byte, a restart: still in the scan
+		case m == mSOI:
+			continue
+		}
+		if i+2 > len(b) {
+			return 0, false
+		}
+		n := int(binary.BigEndian.Uint16(b[i:]))
+		if n < 2 || i+n > len(b) {
+			return 0, false
+		}
+		i += n
+		inScan = m == mSOS
+	}
+	return 0, false
+}
+
+// trailingBytes is how many bytes follow the image's EOI, not counting
+// zero or 0xFF padding (some scanners pad a file to a block size; that
+// hides nothing).
+func trailingBytes(b []byte) int {
+	end, ok := imageEnd(b)
+	if !ok {
+		return 0 // a file without an EOI is reported as damaged instead
+	}
+	for _, c := range b[end:] {
+		if c != 0x00 && c != 0xFF {
+			return len(b) - end
+		}
+	}
+	return 0
+}

@@ -332,3 +332,46 @@ func TestEXIFWrittenByExiftool(t *testing.T) {
 		})
 	}
 }
+
+// Data after EOI: another file riding along is reported and cut; padding,
+// an EOI inside an embedded thumbnail, restarts and progressive scans are
+// not mistaken for it.
+func TestTrailingData(t *testing.T) {
+	doc := a4(t)
+	zip := append([]byte("PK\x03\x04"), bytes.Repeat([]byte("payload "), 100)...)
+	thumb := encode(t, scanImage(80, 60, 2), 70) // a whole JPEG, with its own EOI
+	withThumb := splice(doc, append(append([]byte{0xFF, 0xE1, byte((len(thumb) + 8) >> 8), byte(len(thumb) + 8)}, "Thumb\x00"...), thumb...))
+	progressive := jpegtran(t, doc, "-progressive")
+	restarts := jpegtran(t, doc, "-restart", "2")
+	for name, tc := range map[string]struct {
+		b    []byte
+		want int64
+	}{
+		"clean":             {doc, 0},
+		"zip appended":      {append(append([]byte(nil), doc...), zip...), int64(len(zip))},
+		"second picture":    {append(append([]byte(nil), doc...), thumb...), int64(len(thumb))},
+		"zero padding":      {append(append([]byte(nil), doc...), make([]byte, 512)...), 0},
+		"thumbnail inside":  {withThumb, 0},
+		"progressive + zip": {append(append([]byte(nil), progressive...), zip...), int64(len(zip))},
+		"restarts + zip":    {append(append([]byte(nil), restarts...), zip...), int64(len(zip))},
+	} {
+		info := Inspect(tc.b)
+		if info.TrailingBytes != tc.want {
+			t.Errorf("%s: %d trailing bytes, want %d", name, info.TrailingBytes, tc.want)
+		}
+		v := Check(info, docRule)
+		if has := strings.Contains(codes(v), PTrailing); has != (tc.want > 0) {
+			t.Errorf("%s: problems %s", name, codes(v))
+		}
+		if tc.want == 0 {
+			continue
+		}
+		fixed, rep, err := Repair(tc.b, docRule)
+		if err != nil {
+			t.Fatalf("%s: repair: %v", name, err)
+		}
+		if bytes.Contains(fixed, []byte("payload")) || Inspect(fixed).TrailingBytes != 0 || !rep.After.OK() {
+			t.Errorf("%s: repaired file still carries the data", name)
+		}
+	}
+}

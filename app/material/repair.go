@@ -73,6 +73,11 @@ func Repair(b []byte, rule apply.MaterialRule) ([]byte, Report, error) {
 		dpi = apply.DocumentDPI
 	}
 
+	if info.TrailingBytes > 0 {
+		b = b[:len(b)-int(info.TrailingBytes)]
+		info.Bytes = int64(len(b))
+		rep.Actions = append(rep.Actions, Action{"trim", apply.Text{ZH: fmt.Sprintf("已去掉图片结尾之后附带的 %s 数据", humanBytes(info.TrailingBytes)), EN: fmt.Sprintf("Cut off %s of data after the end of the picture", humanBytes(info.TrailingBytes))}})
+	}
 	var out []byte
 	reencode := info.Format != FormatJPEG || info.Progressive || info.Orientation > 1 ||
 		info.ColorSpace == "cmyk" || info.ColorSpace == "ycck" || info.Bytes > maxBytes
