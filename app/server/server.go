@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,9 @@ type Config struct {
 	Log             *slog.Logger
 	Service         service.Config
 	Provider        outbox.Provider
-	TrustProxy      bool
+	// TrustedProxies are the CA's reverse proxies, whose X-Forwarded-For
+	// is believed (httpapi.ParseProxies reads the list).
+	TrustedProxies []netip.Prefix
 	// CAPassphrase encrypts the CA keys at rest; empty uses a development
 	// passphrase, with a loud warning.
 	CAPassphrase string
@@ -240,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.closeHSM = closeHSM
 	h := httpapi.New(svc, cfg.Log)
-	h.TrustProxy = cfg.TrustProxy
+	h.TrustedProxies = cfg.TrustedProxies
 	if sandbox != nil {
 		devprov.Register(h.Mux(), sandbox, devprov.NewIdentity(svc, s.URL, self))
 	}

@@ -23,6 +23,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/cliargs"
 	"certdesk/app/server"
+	"certdesk/app/server/httpapi"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
 	"certdesk/token"
@@ -30,7 +31,7 @@ import (
 
 const usage = `certdesk-server — CertDesk enrollment server
 
-  certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy]
+  certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy ADDR,CIDR…]
                        [--ca-passphrase-file F] [--public-url URL] [--dev-providers]
                        [--ca-pkcs11-module M --ca-token LABEL --ca-pin-file F]   (issuing CA key in an HSM)
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
@@ -124,7 +125,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	key := fs.String("tls-key", "", "TLS key (PEM)")
 	devTLS := fs.Bool("dev-tls", false, "generate a self-signed TLS certificate in the data directory")
 	plain := fs.Bool("insecure-http", false, "serve plain HTTP (loopback tests only)")
-	proxy := fs.Bool("trust-proxy", false, "take client addresses from X-Forwarded-For")
+	proxy := fs.String("trust-proxy", "", "the CA's reverse proxies (addresses or CIDR ranges, comma-separated): from them, the client address is the rightmost X-Forwarded-For entry that is not a proxy")
 	passFile := fs.String("ca-passphrase-file", "", "file holding the passphrase that encrypts the CA keys")
 	publicURL := fs.String("public-url", "", "how clients reach this server (CRL URL, QR codes)")
 	dev := fs.Bool("dev-providers", false, "development face-ID and payment sandbox (never for a real CA)")
@@ -147,6 +148,10 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		pass = strings.TrimRight(string(b), "\r\n")
 	}
+	proxies, err := httpapi.ParseProxies(*proxy)
+	if err != nil {
+		return usageError(err.Error())
+	}
 	var hsm *server.HSMConfig
 	if *hsmModule != "" {
 		pin, err := os.ReadFile(*hsmPINFile)
@@ -156,7 +161,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
 	}
 	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
-		Log: log, TrustProxy: *proxy, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
+		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType})
 	if err != nil {
 		return err

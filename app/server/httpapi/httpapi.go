@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,9 +40,10 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
-	// TrustProxy: take the client address from X-Forwarded-For (only behind
-	// a reverse proxy the CA runs).
-	TrustProxy bool
+	// TrustedProxies are the CA's own reverse proxies: a request from one
+	// of them has its client address taken from X-Forwarded-For (see
+	// clientAddr); from anywhere else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 type ctxKey int
@@ -202,17 +204,75 @@ func principal(r *http.Request) service.Principal {
 	return p
 }
 
+// clientAddr is the address the throttles key on. Behind trusted proxies
+// it is the rightmost X-Forwarded-For entry that is not one of them: each
+// proxy appends the address it saw, so entries left of the first proxy's
+// are whatever the client chose to send and are never believed.
 func (h *Handler) clientAddr(r *http.Request) string {
-	if h.TrustProxy {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			return strings.TrimSpace(strings.Split(f, ",")[0])
-		}
-	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !h.trusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			if ap, perr := netip.ParseAddrPort(hop); perr == nil {
+				a, err = ap.Addr(), nil
+			}
+		}
+		if err != nil {
+			// Not an address: no proxy of ours wrote it, so the client
+			// did, and the hop to its right (ours) is the client's.
+			break
+		}
+		a = a.Unmap()
+		if !h.trusted(a) {
+			return a.String()
+		}
+		host = a.String()
 	}
 	return host
+}
+
+func (h *Handler) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range h.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseProxies reads a comma-separated list of addresses and CIDR ranges
+// (certdesk-server serve --trust-proxy).
+func ParseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: not an address or a CIDR range", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func (h *Handler) json(w http.ResponseWriter, status int, v any) {
