@@ -437,4 +437,5 @@ func TestRenewalAndReplacement(t *testing.T) {
 	if r.State != apply.StateDraft || !strings.Contains(r.History[0].Note, "UKEY lost") {
 		t.Fatalf("replacement draft: %+v", r.History)
 	}
+	checkRevocationInvariant(t, s, anon) // the holder's routes revoke for real too
 }

@@ -184,7 +184,10 @@ func TestApplicationJourneyToReview(t *testing.T) {
 			}
 			c.wantErr(c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: apply.EvApprove}), 409, api.CodeStateNotAllowed)
 			c.wantErr(c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: apply.EvResubmit}), 409, api.CodeStateNotAllowed)
-			c.ok(c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: apply.EvStartPayment}), &a)
+			// start_payment has an effect (the payment record): only the
+			// payment route takes it.
+			c.wantErr(c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: apply.EvStartPayment}), 409, api.CodeStateNotAllowed)
+			c.ok(c.do("POST", "/applications/"+a.ID+"/payment", api.StartPaymentRequest{Method: api.PayBankTransfer}), nil)
 			sc := staff(t, s)
 			sc.ok(sc.do("POST", "/staff/applications/"+a.ID+"/events", api.EventRequest{Event: apply.EvConfirmPayment, Note: "bank transfer 2026-11-25"}), nil)
 
@@ -450,6 +453,9 @@ func TestIllegalStepsOverHTTP(t *testing.T) {
 			for _, e := range apply.Allowed(state, apply.ActorApplicant) {
 				allowed = allowed || e == ev
 			}
+			// The generic route takes only events without an effect
+			// outside the state; start_payment has the payment route.
+			allowed = allowed && (ev == apply.EvCancel || ev == apply.EvResubmit)
 			r := c.do("POST", "/applications/"+a.ID+"/events", api.EventRequest{Event: ev, Note: "x"})
 			if allowed {
 				if r.status != 200 && !(ev == apply.EvResubmit) {
