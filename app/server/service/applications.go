@@ -401,9 +401,20 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 	return s.Application(ctx, p, id)
 }
 
-// SystemStep takes a step on behalf of the system (identity provider,
-// payment notify, certificate download).
+// systemEvents are what SystemStep takes: steps the system derives with
+// no record of their own. A payment, an issuance or a revocation only
+// happens through its own call, with its record.
+var systemEvents = map[apply.Event]bool{
+	apply.EvMaterialsComplete: true, apply.EvMaterialsIncomplete: true,
+	apply.EvIdentityVerified: true, apply.EvStartReview: true,
+}
+
+// SystemStep takes a step on behalf of the system (the staff commands,
+// tests standing in for a provider).
 func (s *Service) SystemStep(ctx context.Context, id string, ev apply.Event, note string) error {
+	if !systemEvents[ev] {
+		return eventRoute(ev)
+	}
 	return s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := tx.Application(ctx, id)
 		if err != nil {
