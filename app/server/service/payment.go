@@ -302,6 +302,9 @@ func (s *Service) invoice(ctx context.Context, tx *store.Tx, a *store.Applicatio
 // ConfirmTransfer is staff confirming a bank transfer (certdesk-server
 // payment confirm).
 func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note string) (*api.Application, error) {
+	if fe := apply.CheckText("note", apply.Text{ZH: "说明", EN: "The note"}, note); fe != nil {
+		return nil, api.ValidationError(apply.FieldErrors{*fe}) // shown in the applicant's history
+	}
 	return s.staffStep(ctx, p, appID, apply.EvConfirmPayment, note, func(tx *store.Tx, a *store.Application) error {
 		q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
 		now := s.now()
