@@ -112,6 +112,10 @@ func TestRevocationOnlyThroughRevoke(t *testing.T) {
 	if st := c.app(a.ID).State; st != apply.StateIssued {
 		t.Fatalf("after the probes the application is %s, want issued", st)
 	}
+	// Staff text reaches the applicant's history and SMS: checked too; and
+	// only an end-entity revocation's reasons.
+	sc.wantErr(sc.do("POST", "/staff/applications/"+a.ID+"/revoke", api.RevokeRequest{Reason: 1, Note: "UKEY\u202elost"}), 422, api.CodeValidation)
+	sc.wantErr(sc.do("POST", "/staff/applications/"+a.ID+"/revoke", api.RevokeRequest{Reason: 2, Note: "CA compromise"}), 422, api.CodeValidation)
 	// The real revocation still works afterwards.
 	sc.ok(sc.do("POST", "/staff/applications/"+a.ID+"/revoke", api.RevokeRequest{Reason: 1, Note: "UKEY lost"}), nil)
 	crl, _ := fetchCRL(t, anon)
