@@ -8,6 +8,7 @@ RequestExecutionLevel admin
 !include "x64.nsh"
 !include "LogicLib.nsh"
 !include "nsDialogs.nsh"
+!include "FileFunc.nsh"
 
 !ifndef VERSION
   !define VERSION "0.0.0"
@@ -90,8 +91,16 @@ SectionEnd
 Var DeleteData
 Var DeleteBox
 
+; uninstall.exe /S /DELETEDATA removes the data too, for a silent
+; uninstall (support staff, the smoke test); the page's box otherwise.
 Function un.onInit
   SetRegView 64
+  ${un.GetParameters} $R0
+  ClearErrors
+  ${un.GetOptions} $R0 "/DELETEDATA" $R1
+  ${IfNot} ${Errors}
+    StrCpy $DeleteData ${BST_CHECKED}
+  ${EndIf}
 FunctionEnd
 
 ; The uninstaller keeps the user's data unless asked: drafts and materials
@@ -101,6 +110,9 @@ Function un.KeepDataPage
   Pop $0
   ${NSD_CreateCheckbox} 0 0 100% 24u "$(KeepData)"
   Pop $DeleteBox
+  ${If} $DeleteData == ${BST_CHECKED}
+    ${NSD_Check} $DeleteBox
+  ${EndIf}
   nsDialogs::Show
 FunctionEnd
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"certdesk/ui"
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runScreens(ctx, args[1:], stdout, stderr)
 		case "version", "--version":
 			attachConsole()
-			fmt.Fprintln(stdout, "certdesk", version)
+			fmt.Fprintf(stdout, "certdesk %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return exitOK
 		case "help", "-h", "--help":
 			attachConsole()

@@ -208,7 +208,7 @@ func printTable(w io.Writer, results []checkResult, lang apply.Lang) {
 			fmt.Fprintf(w, "  [%s] %s\n        → %s\n", mark, p.Message.In(lang), p.Hint.In(lang))
 		}
 		if !r.OK && r.Fixable {
-			fmt.Fprintf(w, "  %s certdesk material fix --type %s %q %q\n", pick("可自动修复:", "fix it with:"), r.Verdict.Rule.Type, r.File, fixedName(r.File))
+			fmt.Fprintf(w, "  %s certdesk material fix --type %s %s %s\n", pick("可自动修复:", "fix it with:"), r.Verdict.Rule.Type, shellQuote(r.File), shellQuote(fixedName(r.File)))
 		}
 	}
 }
@@ -270,4 +270,15 @@ func materialFix(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "%s %s\n", pick("已保存到", "saved to"), out)
 	return exitOK
+}
+
+// shellQuote quotes a path for the command line it will be pasted into.
+// Go's %q escapes backslashes, which cmd.exe and PowerShell take literally
+// ("C:\\Users\\..." is not the file); double quotes are enough there, as
+// a Windows path cannot contain one. Elsewhere single quotes, for sh.
+func shellQuote(p string) string {
+	if runtime.GOOS == "windows" {
+		return `"` + p + `"`
+	}
+	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 }
