@@ -33,12 +33,16 @@ func TestUKEYLoginScreen(t *testing.T) {
 	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: form, Submit: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvConfirmPayment, apply.EvStartReview} {
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
 		if err := srv.Service.SystemStep(ctx, a.ID, ev, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ops := service.Principal{AccountID: "test", Role: api.RoleStaff}
+	// A payment only with its record: staff confirm a bank transfer.
+	if _, err := srv.Service.ConfirmTransfer(ctx, ops, a.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := srv.Service.Review(ctx, ops, a.ID, api.ReviewRequest{Approve: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -128,10 +128,14 @@ func TestSyncThroughAnOutage(t *testing.T) {
 	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: full, Submit: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified, apply.EvConfirmPayment} {
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
 		if err := s.Service.SystemStep(ctx, a.ID, ev, "test"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A payment only with its record: staff confirm a bank transfer.
+	if _, err := s.Service.ConfirmTransfer(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff}, a.ID, "test"); err != nil {
+		t.Fatal(err)
 	}
 	if e := waitFor(t, events, StatusChange, 10*time.Second); e.AppID != a.ID {
 		t.Fatalf("status event: %+v", e)
