@@ -115,8 +115,19 @@ func Run(ctx context.Context, opts Options) error {
 		}()
 	}
 	if opts.Local != nil {
-		shell.queue = &appsync.Loop{Store: opts.Local, Client: c, Log: opts.Log}
+		events := make(chan appsync.Event, 64)
+		shell.queue = &appsync.Loop{Store: opts.Local, Client: c, Log: opts.Log, Events: events}
 		go shell.queue.Run(ctx)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-events:
+					onUI(func() { shell.SyncEvent(e) })
+				}
+			}
+		}()
 	}
 	w.SetContent(shell.Content())
 	w.Resize(fyne.NewSize(960, 680))
@@ -251,7 +262,7 @@ func (s *Shell) showCenter() {
 	c.win = s.w
 	s.center = c
 	c.OnApply = func(k apply.Kind) {
-		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), func(string) { s.showCenter() })
+		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), s.drafts(), func(string) { s.showCenter() })
 		a.OnContinue = s.showJourney
 		a.Render = s.opts.Render
 		s.apply = a
@@ -289,10 +300,28 @@ func (s *Shell) showJourney(id string) {
 // showEdit opens an application's form; after submitting and printing it
 // goes on to the materials.
 func (s *Shell) showEdit(a *api.Application) {
-	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), func(string) { s.showCenter() })
+	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), s.drafts(), func(string) { s.showCenter() })
 	e.OnContinue = s.showJourney
 	e.Render = s.opts.Render
+	s.apply = e
 	s.show(e.Content())
+}
+
+// drafts is where forms save first: the sync loop over the local store
+// (nil when the local store could not be opened: then straight to the
+// server, as the status line says).
+func (s *Shell) drafts() Drafts {
+	if s.queue == nil {
+		return nil
+	}
+	return s.queue
+}
+
+// SyncEvent passes what the sync loop did to the screen it concerns.
+func (s *Shell) SyncEvent(e appsync.Event) {
+	if s.apply != nil {
+		s.apply.SyncEvent(e)
+	}
 }
 
 // statusBar says which server CertDesk talks to.

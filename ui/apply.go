@@ -18,6 +18,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
 	"certdesk/app/client"
+	appsync "certdesk/app/sync"
 )
 
 // Apply is the start of the apply wizard: the service agreement, then the
@@ -27,6 +28,7 @@ import (
 // beside their fields.
 type Apply struct {
 	c       *client.Client
+	drafts  Drafts // the local store first; nil sends straight to the server
 	lang    apply.Lang
 	kind    apply.Kind
 	onDone  func(appID string)
@@ -54,15 +56,31 @@ type Apply struct {
 	agree   *widget.Check  // the agreement's tick
 	accept  *widget.Button // and its button
 	calls   chan struct{}  // receives after each finished server call, for tests
+	server  apply.Values   // the form as the server last had it
+	typing  *time.Timer    // autosave shortly after the last keystroke
+	// Unsent is true while an edit saved on this PC has not reached the
+	// server (shown as 未同步).
+	Unsent bool
+}
+
+// Drafts is where the form's edits go first: the local store, whose sync
+// loop sends them (appsync.Loop).
+type Drafts interface {
+	SaveDraft(ctx context.Context, appID string, kind apply.Kind, form apply.Values) error
+	Draft(ctx context.Context, appID string) (*appsync.Draft, error)
+	// DropDraft forgets the local copy once the server has the form as
+	// submitted, so an older copy is never sent after it.
+	DropDraft(ctx context.Context, appID string) error
 }
 
 type formField struct {
-	def   apply.Field
-	box   *fyne.Container // label, input, error: hidden when inactive
-	err   *widget.Label
-	entry *leaveEntry
-	sel   *widget.Select
-	check *widget.Check
+	refused bool // err shows the server's refusal of a saved edit
+	def     apply.Field
+	box     *fyne.Container // label, input, error: hidden when inactive
+	err     *widget.Label
+	entry   *leaveEntry
+	sel     *widget.Select
+	check   *widget.Check
 }
 
 // leaveEntry is an Entry that reports when the user leaves it.
@@ -87,8 +105,9 @@ func (e *leaveEntry) FocusLost() {
 }
 
 // NewApply starts an application of kind k; printed forms go to formDir.
-func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, onDone func(appID string)) *Apply {
-	s := &Apply{c: c, lang: l, kind: k, onDone: onDone, formDir: formDir, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
+// drafts (nil: none) is where edits are saved first.
+func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
+	s := &Apply{c: c, drafts: drafts, lang: l, kind: k, onDone: onDone, formDir: formDir, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	s.root = container.NewStack(widget.NewLabel(T("center.loading")))
@@ -109,14 +128,33 @@ func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, onDo
 
 // EditApply opens the form of an existing application a (a draft to
 // finish, a submitted form to change, or a copy made by 类似申请) with its
-// saved values.
-func EditApply(c *client.Client, l apply.Lang, a *api.Application, formDir string, onDone func(appID string)) *Apply {
-	s := &Apply{c: c, lang: l, kind: a.Kind, onDone: onDone, formDir: formDir, appID: a.ID, values: apply.Values{}}
+// saved values. An edit saved on this PC and not yet on the server wins
+// over the server's copy (the server wins for the state, the local draft
+// for unsent edits) and is shown as 未同步 until it is sent.
+func EditApply(c *client.Client, l apply.Lang, a *api.Application, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
+	s := &Apply{c: c, drafts: drafts, lang: l, kind: a.Kind, onDone: onDone, formDir: formDir, appID: a.ID, values: apply.Values{}, server: a.Form}
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
 	s.root = container.NewStack()
 	s.showForm()
-	s.fill(a.Form)
+	form := a.Form
+	var local *appsync.Draft
+	if drafts != nil {
+		d, err := drafts.Draft(context.Background(), a.ID)
+		if err != nil {
+			s.status.SetText(explain(err, l))
+		} else if d != nil && (d.Dirty || d.Refused != nil) && apply.CanModify(a.State) {
+			local, form = d, d.Form
+		}
+	}
+	s.fill(form)
+	switch {
+	case local != nil && local.Refused != nil:
+		s.showRefused(local.Refused)
+	case local != nil:
+		s.Unsent = true
+		s.status.SetText(T("apply.unsent"))
+	}
 	return s
 }
 
@@ -241,7 +279,10 @@ func (s *Apply) showForm() {
 			label = ""
 		default:
 			f.entry = newLeaveEntry(def.Type == apply.TypeSecret, func() { s.leave(key) })
-			f.entry.OnChanged = func(v string) { s.values[key] = v }
+			f.entry.OnChanged = func(v string) {
+				s.values[key] = v
+				s.typed()
+			}
 			f.entry.SetPlaceHolder(def.Help.In(s.lang))
 			input = f.entry
 		}
@@ -308,9 +349,25 @@ func (s *Apply) leave(key string) {
 	s.autosave()
 }
 
-// autosave sends the draft as it stands (the server keeps partial
-// drafts). Saves never overlap and the newest values always go last: a
-// slow earlier save must not overwrite a later one.
+// typeDelay is how long after the last keystroke the form is saved: a
+// crash mid-word loses at most that.
+const typeDelay = 400 * time.Millisecond
+
+// typed saves the form shortly after typing pauses.
+func (s *Apply) typed() {
+	if s.filling || s.appID == "" || s.drafts == nil {
+		return
+	}
+	if s.typing != nil {
+		s.typing.Stop()
+	}
+	s.typing = time.AfterFunc(typeDelay, func() { onUI(s.autosave) })
+}
+
+// autosave saves the draft as it stands. With a local store the edit is
+// written there (a few milliseconds, on this PC) and the sync loop sends
+// it; without one it goes to the server (which keeps partial drafts),
+// saves never overlapping and the newest values always last.
 func (s *Apply) autosave() {
 	if s.filling || s.appID == "" {
 		return
@@ -318,6 +375,18 @@ func (s *Apply) autosave() {
 	vals := apply.Values{}
 	for k, v := range s.values {
 		vals[k] = v
+	}
+	if s.drafts != nil {
+		if s.typing != nil {
+			s.typing.Stop()
+		}
+		if err := s.drafts.SaveDraft(context.Background(), s.appID, s.kind, vals); err != nil {
+			s.status.SetText(explain(err, s.lang))
+			return
+		}
+		s.Unsent = true
+		s.status.SetText(T("apply.savedlocal"))
+		return
 	}
 	s.pending = vals
 	if s.saving {
@@ -350,7 +419,60 @@ func (s *Apply) saveNext() {
 	}()
 }
 
+// SyncEvent is the sync loop telling the form what became of its edits.
+func (s *Apply) SyncEvent(e appsync.Event) {
+	if e.AppID != s.appID || s.fields == nil {
+		return
+	}
+	switch e.Kind {
+	case appsync.DraftSent:
+		s.Unsent = false
+		s.status.SetText(T("apply.saved"))
+		for _, f := range s.fields {
+			if f.refused {
+				f.err.SetText("")
+				f.refused = false
+			}
+		}
+	case appsync.DraftUnsent:
+		s.Unsent = true
+		s.status.SetText(T("apply.unsent"))
+	case appsync.DraftRefused:
+		if ae := asAPIError(e.Err); ae != nil {
+			s.showRefused(ae)
+		}
+	case appsync.Conflict:
+		// The state moved on (paid, say): the unsent values stay on the
+		// screen, each changed field saying it was not saved and why.
+		s.Unsent = false
+		msg := explain(e.Err, s.lang)
+		s.status.SetText(T("apply.conflict", map[string]any{"Reason": msg}))
+		for k, f := range s.fields {
+			if s.values[k] != s.server[k] && f.box.Visible() {
+				f.err.SetText(msg)
+				f.refused = true
+			}
+		}
+	}
+}
+
+// showRefused puts the server's refusal of a saved draft beside its
+// fields.
+func (s *Apply) showRefused(ae *api.Error) {
+	s.Unsent = true
+	s.status.SetText(T("apply.refused"))
+	for _, fe := range ae.Fields {
+		if f, ok := s.fields[fe.Field]; ok {
+			f.err.SetText(apply.Text{ZH: fe.MessageZH, EN: fe.MessageEN}.In(s.lang))
+			f.refused = true
+		}
+	}
+}
+
 func (s *Apply) doSubmit() {
+	if s.typing != nil {
+		s.typing.Stop()
+	}
 	s.submit.Disable()
 	vals := apply.Values{}
 	for k, v := range s.values {
@@ -363,6 +485,12 @@ func (s *Apply) doSubmit() {
 			if err != nil {
 				s.showErrors(err)
 			} else {
+				if s.drafts != nil {
+					if err := s.drafts.DropDraft(context.Background(), s.appID); err != nil {
+						s.status.SetText(explain(err, s.lang))
+					}
+				}
+				s.Unsent = false
 				s.showPrint()
 			}
 			s.called()

@@ -44,7 +44,7 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := ""
-	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), func(id string) { done = id })
+	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), nil, func(id string) { done = id })
 	w.Render = testRender
 	w.calls = make(chan struct{}, 256)
 	until(t, w.calls, func() bool {
@@ -186,7 +186,7 @@ func TestFormEnterMovesToNextField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := EditApply(c, apply.ZH, a, t.TempDir(), func(string) {})
+	w := EditApply(c, apply.ZH, a, t.TempDir(), nil, func(string) {})
 	win := test.NewTempWindow(t, w.Content())
 	win.Resize(fyne.NewSize(900, 700))
 	first, second := w.fields[apply.FUsername].entry, w.fields[apply.FOrgName].entry

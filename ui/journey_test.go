@@ -129,7 +129,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 
 	// Agreement and form through the wizard; the print step goes on to
 	// the journey.
-	w := NewApply(c, apply.ZH, jc.kind, t.TempDir(), func(string) {})
+	w := NewApply(c, apply.ZH, jc.kind, t.TempDir(), nil, func(string) {})
 	w.Render = testRender
 	w.calls = make(chan struct{}, 256)
 	var j *Journey

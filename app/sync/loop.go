@@ -25,7 +25,9 @@ const (
 	DraftSent    EventKind = "draft"    // an autosaved draft reached the server
 	UploadDone   EventKind = "uploaded" // a queued material was accepted
 	UploadFailed EventKind = "upload_failed"
-	Conflict     EventKind = "conflict" // an unsent edit the server refused
+	Conflict     EventKind = "conflict"      // an unsent edit the application's state no longer takes
+	DraftUnsent  EventKind = "draft_unsent"  // a saved edit could not be sent (offline): kept, sent later
+	DraftRefused EventKind = "draft_refused" // the server refused a field of the draft: Err is its *api.Error
 )
 
 // Event is one thing the UI should know.
@@ -47,6 +49,46 @@ type Loop struct {
 
 	mu     sync.Mutex
 	active map[string]bool // uploads being sent now (Upload and Round never send one twice at once)
+	kick   chan struct{}   // a new local edit: run a round now
+}
+
+func (l *Loop) kicks() chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kick == nil {
+		l.kick = make(chan struct{}, 1)
+	}
+	return l.kick
+}
+
+// Kick asks Run for a round now rather than at the next interval.
+func (l *Loop) Kick() {
+	select {
+	case l.kicks() <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// SaveDraft is the form's autosave: the edit lands in the local store
+// (so a crash, a closed window or a dropped connection loses nothing) and
+// the loop sends it at once, or when the server is back.
+func (l *Loop) SaveDraft(ctx context.Context, appID string, kind apply.Kind, form apply.Values) error {
+	if err := l.Store.SaveDraft(ctx, appID, kind, form); err != nil {
+		return fmt.Errorf("save draft locally: %w", err)
+	}
+	l.Kick()
+	return nil
+}
+
+// DropDraft forgets an application's local draft (the server has the
+// form as submitted).
+func (l *Loop) DropDraft(ctx context.Context, appID string) error {
+	return l.Store.DropDraft(ctx, appID)
+}
+
+// Draft is the local copy of an application's form (nil when none).
+func (l *Loop) Draft(ctx context.Context, appID string) (*Draft, error) {
+	return l.Store.Draft(ctx, appID)
 }
 
 // claim marks upload id as being sent; false when it already is.
@@ -117,6 +159,7 @@ func (l *Loop) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
+		case <-l.kicks():
 		}
 	}
 }
@@ -133,15 +176,27 @@ func (l *Loop) Round(ctx context.Context) error {
 		var ae *api.Error
 		switch {
 		case errors.Is(err, client.ErrNetwork):
+			l.emit(Event{Kind: DraftUnsent, AppID: d.AppID, Err: err})
 			return err
 		case errors.As(err, &ae) && (ae.Code == api.CodeStateNotAllowed || ae.Code == api.CodeNotFound):
 			// The server wins for state: the edit can no longer apply.
-			l.Store.markSent(ctx, d)
+			if err := l.Store.markSent(ctx, d); err != nil {
+				return err
+			}
 			l.emit(Event{Kind: Conflict, AppID: d.AppID, Err: err})
+		case errors.As(err, &ae) && ae.Code == api.CodeValidation:
+			// A field the server does not take: kept with its answer for
+			// the form to show beside the field, not sent again as it is.
+			if err := l.Store.markRefused(ctx, d, ae); err != nil {
+				return err
+			}
+			l.emit(Event{Kind: DraftRefused, AppID: d.AppID, Err: ae})
 		case err != nil:
 			l.Log.Warn("push draft", "app", d.AppID, "err", err)
 		default:
-			l.Store.markSent(ctx, d)
+			if err := l.Store.markSent(ctx, d); err != nil {
+				return err
+			}
 			l.emit(Event{Kind: DraftSent, AppID: d.AppID})
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
 
+	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/atomicfile"
 )
@@ -72,10 +73,13 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Draft is the local copy of an application's form.
 type Draft struct {
-	AppID     string
-	Kind      apply.Kind
-	Form      apply.Values
-	Dirty     bool // edited locally, not yet on the server
+	AppID string
+	Kind  apply.Kind
+	Form  apply.Values
+	Dirty bool // edited locally, not yet on the server
+	// Refused is the server's answer to this version of the draft (a
+	// field it does not accept); it is not sent again until edited.
+	Refused   *api.Error
 	UpdatedAt time.Time
 }
 
@@ -86,8 +90,8 @@ func (s *Store) SaveDraft(ctx context.Context, appID string, kind apply.Kind, fo
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO drafts (app_id, kind, form, dirty, updated_at) VALUES ($1,$2,$3,1,$4)
-		ON CONFLICT(app_id) DO UPDATE SET form = excluded.form, dirty = 1, updated_at = excluded.updated_at`,
+	_, err = s.db.ExecContext(ctx, `INSERT INTO drafts (app_id, kind, form, dirty, updated_at, refused) VALUES ($1,$2,$3,1,$4,'')
+		ON CONFLICT(app_id) DO UPDATE SET form = excluded.form, dirty = 1, updated_at = MAX(excluded.updated_at, drafts.updated_at + 1), refused = ''`,
 		appID, kind, string(b), time.Now().UnixMicro())
 	return err
 }
@@ -98,20 +102,29 @@ func (s *Store) Draft(ctx context.Context, appID string) (*Draft, error) {
 	var form string
 	var dirty int
 	var up int64
-	err := s.db.QueryRowContext(ctx, `SELECT app_id, kind, form, dirty, updated_at FROM drafts WHERE app_id = $1`, appID).Scan(&d.AppID, &d.Kind, &form, &dirty, &up)
+	var refused string
+	err := s.db.QueryRowContext(ctx, `SELECT app_id, kind, form, dirty, updated_at, refused FROM drafts WHERE app_id = $1`, appID).Scan(&d.AppID, &d.Kind, &form, &dirty, &up, &refused)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(form), &d.Form)
+	if err := json.Unmarshal([]byte(form), &d.Form); err != nil {
+		return nil, fmt.Errorf("draft %s: %w", appID, err)
+	}
+	if refused != "" {
+		d.Refused = new(api.Error)
+		if err := json.Unmarshal([]byte(refused), d.Refused); err != nil {
+			return nil, fmt.Errorf("draft %s: %w", appID, err)
+		}
+	}
 	d.Dirty, d.UpdatedAt = dirty != 0, time.UnixMicro(up)
 	return &d, nil
 }
 
 func (s *Store) dirtyDrafts(ctx context.Context) ([]*Draft, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT app_id FROM drafts WHERE dirty = 1 ORDER BY updated_at`)
+	rows, err := s.db.QueryContext(ctx, `SELECT app_id FROM drafts WHERE dirty = 1 AND refused = '' ORDER BY updated_at`)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +149,23 @@ func (s *Store) dirtyDrafts(ctx context.Context) ([]*Draft, error) {
 // edit made meanwhile stays dirty for the next round).
 func (s *Store) markSent(ctx context.Context, d *Draft) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE drafts SET dirty = 0 WHERE app_id = $1 AND updated_at = $2`, d.AppID, d.UpdatedAt.UnixMicro())
+	return err
+}
+
+// DropDraft deletes an application's draft.
+func (s *Store) DropDraft(ctx context.Context, appID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM drafts WHERE app_id = $1`, appID)
+	return err
+}
+
+// markRefused keeps the server's refusal with the draft, if the draft is
+// still what was sent.
+func (s *Store) markRefused(ctx context.Context, d *Draft, e *api.Error) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE drafts SET refused = $1 WHERE app_id = $2 AND updated_at = $3`, string(b), d.AppID, d.UpdatedAt.UnixMicro())
 	return err
 }
 
