@@ -19,6 +19,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/client"
 	"certdesk/app/material"
+	appsync "certdesk/app/sync"
 )
 
 // MaterialsStep is the checklist of scans for this application, in the
@@ -341,16 +342,13 @@ func (m *MaterialsStep) upload(it *matItem) {
 	if q := m.j.queue; q != nil {
 		// On disk first: from here a crash or a lost connection only
 		// delays the upload; the queue's loop finishes it.
-		id := m.j.appID + "-" + string(t) + "-" + client.NewIdempotencyKey()[:8]
-		if err = q.Store.Enqueue(m.ctx, id, m.j.appID, t, name, data, client.NewIdempotencyKey()); err == nil {
-			err = q.Upload(m.ctx, id, progress)
-			if errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled) {
-				onUIWait(func() {
-					it.progress.Hide()
-					it.fixed.SetText(T("mat.queued"))
-				})
-				return
-			}
+		err = q.Send(m.ctx, m.j.appID, t, name, data, progress)
+		if errors.Is(err, appsync.ErrQueued) || errors.Is(err, context.Canceled) {
+			onUIWait(func() {
+				it.progress.Hide()
+				it.fixed.SetText(T("mat.queued"))
+			})
+			return
 		}
 	} else {
 		_, err = m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, progress)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/material"
+	appsync "certdesk/app/sync"
 )
 
 // PaymentStep is 费用支付: the fee from the server's schedule, then either
@@ -204,9 +206,18 @@ func (p *PaymentStep) UploadVoucher(name string, data []byte) {
 			onUI(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
 			return
 		}
-		_, err := p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
+		var err error
+		if q := p.j.queue; q != nil {
+			// The same queue as every material: a dropped connection only
+			// delays the voucher.
+			err = q.Send(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
+		} else {
+			_, err = p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
+		}
 		onUI(func() {
-			if err != nil {
+			if errors.Is(err, appsync.ErrQueued) {
+				p.voucher.SetText(T("mat.queued"))
+			} else if err != nil {
 				p.voucher.SetText(explain(err, p.j.lang))
 			} else {
 				p.voucher.SetText("✓ " + T("pay.vouchersent"))

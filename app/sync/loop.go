@@ -228,29 +228,39 @@ func (l *Loop) Round(ctx context.Context) error {
 	return nil
 }
 
-// Upload sends one queued upload now, reporting progress: the UI's
-// materials step queues a file (so a crash or a dropped connection never
-// loses it) and sends it at once through here. A network error leaves it
-// queued for the next round; a refusal marks it failed, and is returned.
-func (l *Loop) Upload(ctx context.Context, id string, progress func(client.Progress)) error {
-	qs, err := l.Store.queued(ctx, "queued")
+// ErrQueued: the material is in the local upload queue but could not be
+// sent now (no connection); the loop sends it when the server can be
+// reached. It wraps the network error.
+var ErrQueued = errors.New("saved in the upload queue: sent when the server can be reached")
+
+// Send is the one way a screen uploads a material: the bytes go to the
+// local queue first (so a crash or a dropped connection never loses them),
+// then straight to the server with progress, from the bytes in hand. It
+// returns nil when the server has the material, an error wrapping ErrQueued
+// when it is queued for later, or the server's refusal as it came
+// (*api.Error, both languages), which also marks the queued copy failed.
+func (l *Loop) Send(ctx context.Context, appID string, t apply.MaterialType, fileName string, data []byte, progress func(client.Progress)) error {
+	id := appID + "-" + string(t) + "-" + client.NewIdempotencyKey()[:12]
+	// Claimed before it is visible in the queue: a round running now must
+	// not start sending it too.
+	l.claim(id)
+	defer l.release(id)
+	if err := l.Store.Enqueue(ctx, id, appID, t, fileName, data, client.NewIdempotencyKey()); err != nil {
+		return fmt.Errorf("queue the material: %w", err)
+	}
+	q, err := l.Store.queuedOne(ctx, id)
 	if err != nil {
 		return err
 	}
-	for _, q := range qs {
-		if q.ID == id {
-			if err := l.push(ctx, q, progress); err != nil {
-				return err
-			}
-			if q.State == "failed" {
-				return errors.New(q.Error)
-			}
-			return nil
-		}
+	err = l.send(ctx, q, data, progress)
+	if errors.Is(err, client.ErrNetwork) {
+		return fmt.Errorf("%w: %w", ErrQueued, err)
 	}
-	return fmt.Errorf("upload %s is not queued", id)
+	return err
 }
 
+// push sends a queued upload found by a round, unless someone is sending
+// it already.
 func (l *Loop) push(ctx context.Context, q *Queued, progress func(client.Progress)) error {
 	if !l.claim(q.ID) {
 		return nil // being sent by the other caller
@@ -263,27 +273,41 @@ func (l *Loop) push(ctx context.Context, q *Queued, progress func(client.Progres
 		l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
 		return nil
 	}
+	if err := l.send(ctx, q, data, progress); err != nil && (errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled)) {
+		return err
+	}
+	return nil // a refusal is recorded on the item and in an event
+}
+
+// send uploads q's data (claimed by the caller): creates the server's
+// upload once, resumes it from the server's offset, and records the end.
+func (l *Loop) send(ctx context.Context, q *Queued, data []byte, progress func(client.Progress)) error {
 	if q.UploadID == "" {
 		u, err := l.Client.StartUpload(ctx, q.AppID, q.Type, q.FileName, data, "", q.IdemKey)
 		if err != nil {
 			return l.uploadErr(ctx, q, err)
 		}
 		q.UploadID = u.ID
-		l.Store.setUpload(ctx, q)
+		if err := l.Store.setUpload(ctx, q); err != nil {
+			return err
+		}
 	}
 	u := &client.Upload{ID: q.UploadID, AppID: q.AppID, Type: q.Type, Total: int64(len(data))}
 	if _, err := l.Client.Resume(ctx, u, data, progress); err != nil {
 		return l.uploadErr(ctx, q, err)
 	}
 	q.State, q.Error = "done", ""
-	l.Store.setUpload(ctx, q)
+	if err := l.Store.setUpload(ctx, q); err != nil {
+		return err
+	}
 	os.Remove(filepath.Join(l.Store.dir, "queue", q.ID))
 	l.emit(Event{Kind: UploadDone, AppID: q.AppID})
 	return nil
 }
 
 // uploadErr keeps a queued upload for the next round on a network error,
-// and fails it on an answer (a refused material needs the user).
+// and fails it on an answer (a refused material needs the user); the
+// answer is returned as it came.
 func (l *Loop) uploadErr(ctx context.Context, q *Queued, err error) error {
 	if errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled) {
 		return err
@@ -298,7 +322,9 @@ func (l *Loop) uploadErr(ctx context.Context, q *Queued, err error) error {
 		q.Error = err.Error()
 	}
 	q.State = "failed"
-	l.Store.setUpload(ctx, q)
+	if serr := l.Store.setUpload(ctx, q); serr != nil {
+		return serr
+	}
 	l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
-	return nil
+	return err
 }

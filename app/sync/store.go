@@ -193,6 +193,19 @@ func (s *Store) Enqueue(ctx context.Context, id, appID string, t apply.MaterialT
 	return err
 }
 
+// queuedOne reads one queued upload by its local ID.
+func (s *Store) queuedOne(ctx context.Context, id string) (*Queued, error) {
+	var q Queued
+	var c int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, created_at FROM uploads WHERE id = $1`, id).
+		Scan(&q.ID, &q.AppID, &q.Type, &q.FileName, &q.IdemKey, &q.UploadID, &q.State, &q.Error, &c)
+	if err != nil {
+		return nil, fmt.Errorf("queued upload %s: %w", id, err)
+	}
+	q.CreatedAt = time.UnixMicro(c)
+	return &q, nil
+}
+
 func (s *Store) queued(ctx context.Context, state string) ([]*Queued, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, created_at FROM uploads WHERE $1 = '' OR state = $1 ORDER BY created_at`, state)
 	if err != nil {

@@ -2,6 +2,7 @@ package appsync
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -165,4 +166,85 @@ func TestSyncThroughAnOutage(t *testing.T) {
 		t.Fatal("setting not kept")
 	}
 
+}
+
+// Send: one call queues and sends from the bytes in hand; offline it says
+// ErrQueued and a round sends it later; a refusal comes back as the
+// server's *api.Error in both languages and marks the copy failed; a
+// round running meanwhile never sends the same item again.
+func TestSendQueuesSendsAndRefuses(t *testing.T) {
+	ctx := context.Background()
+	addr, srvDir := freeAddr(t), t.TempDir()
+	s := startAt(t, addr, srvDir)
+	c, _ := client.New(client.Config{BaseURL: "http://" + addr, Retries: 1, RetryWait: 10 * time.Millisecond, Log: quiet})
+	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	ag, _ := c.Agreement(ctx)
+	a, _ := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, "")
+	form := apply.Values{apply.FUsername: "send01", apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43",
+		apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号", apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident",
+		apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000", apply.FHandlerEmail: "wang@example.com",
+		apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FDelivery: "pickup"}
+	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: form, Submit: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := &Loop{Store: st, Client: c, Log: quiet}
+	scan := testimg.JPEG(testimg.Scan(827, 1169, 3), 85, 100)
+
+	// A round racing the send: the item is sent once.
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < 20; i++ {
+			if err := l.Round(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := l.Send(ctx, a.ID, apply.MatOrgLicense, "licence.jpg", scan, nil); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := c.Checklist(ctx, a.ID)
+	for _, it := range cl.Items {
+		if it.Rule.Type == apply.MatOrgLicense && len(it.Materials) != 1 {
+			t.Fatalf("licence materials on the server: %d", len(it.Materials))
+		}
+	}
+
+	// Refused: a 72 DPI scan.
+	low := testimg.JPEG(testimg.Scan(827, 1169, 3), 85, 72)
+	err = l.Send(ctx, a.ID, apply.MatHandlerID, "id.jpg", low, nil)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeMaterialInvalid || ae.MessageEN == "" || len(ae.Fields) == 0 {
+		t.Fatalf("refusal: %v", err)
+	}
+	// Offline: queued, then sent by a round.
+	s.Close()
+	if err := l.Send(ctx, a.ID, apply.MatHandlerID, "id.jpg", scan, nil); !errors.Is(err, ErrQueued) || !errors.Is(err, client.ErrNetwork) {
+		t.Fatalf("offline send: %v", err)
+	}
+	s = startAt(t, addr, srvDir)
+	defer s.Close()
+	if err := l.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qs, _ := st.Uploads(ctx)
+	states := map[string]int{}
+	for _, q := range qs {
+		states[q.State]++
+	}
+	if states["done"] != 2 || states["failed"] != 1 || states["queued"] != 0 {
+		t.Fatalf("queue: %v", states)
+	}
 }
