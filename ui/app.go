@@ -52,6 +52,9 @@ type Options struct {
 	// outcome; the window opens without waiting for it and says so if it
 	// failed.
 	ServerReady <-chan error
+	// IMEPlaced, when set, sees every placement of the input method's
+	// windows at the caret (the start-up probe under wine).
+	IMEPlaced func(x, y, height int32)
 	// Local is the client's local store (drafts, the upload queue); its
 	// sync loop runs while the window is open.
 	Local *appsync.Store
@@ -128,6 +131,13 @@ func Run(ctx context.Context, opts Options) error {
 				}
 			}
 		}()
+	}
+	if place := imePlacer(w); place != nil || opts.IMEPlaced != nil {
+		ime := &imeFollower{w: w, place: place}
+		if opts.IMEPlaced != nil {
+			ime.onPlace = func(p imePlacement) { opts.IMEPlaced(p.X, p.Y, p.Height) }
+		}
+		ime.follow(ctx.Done())
 	}
 	w.SetContent(shell.Content())
 	w.Resize(fyne.NewSize(960, 680))
