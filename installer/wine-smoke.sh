@@ -45,6 +45,9 @@ bind /tmp/.X11-unix /tmp/.X11-unix
 bind "$dist" /mnt/dist ro
 bind "$run" /mnt/run
 
+step() { printf '\n-- wine: %s\n' "$*"; }
+fail() { echo "wine-smoke: FAIL: $*" >&2; exit 1; }
+
 # A display of our own on the host; the chroot reaches it through the
 # bound socket directory.
 mkdir -p /tmp/.X11-unix
@@ -55,8 +58,6 @@ xvfb=$!
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
 export DISPLAY=":$n"
 
-step() { printf '\n-- wine: %s\n' "$*"; }
-fail() { echo "wine-smoke: FAIL: $*" >&2; exit 1; }
 mkdir -p "$run/xdg" && chmod 700 "$run/xdg"
 # W runs a command in the chroot with a fresh, quiet prefix of this run.
 W() {
@@ -184,6 +185,30 @@ gui gui2
 ca_after=$(cafiles)
 [ "$ca_before" = "$ca_after" ] || fail "the second start did not reuse the CA in %APPDATA%\\CertDesk"
 echo "the CA made at the first start is the one in use (root and issuing certificate and key unchanged)"
+
+step "committed Chinese text into the login form: 1, 20 and 200 characters"
+# What an input method commits reaches a window as WM_CHAR (one per UTF-16
+# unit, a surrogate pair for 𠮷); the probe focuses the login name entry,
+# commits the text through SendInput with KEYEVENTF_UNICODE, the way
+# Windows delivers an IME's result or an on-screen keyboard's, and reports
+# what the entry holds and how often the IME's windows were placed at the
+# caret (and taken by imm32). (xdotool from the X side does not do: wine
+# drops keys whose keysym has no Windows virtual key, so CJK keysyms never
+# become characters; only an X input method's composed text would.)
+pool='证书助手营业执照统一社会信用代码经办人𠮷身份证䶮堃喆赟'
+for count in 1 20 200; do
+  text=$(python3 -c "import sys; pool, n = sys.argv[1], int(sys.argv[2]); print((pool * 20)[:n], end='')" "$pool" "$count")
+  hex=$(printf %s "$text" | xxd -p | tr -d '\n')
+  WENV="CERTDESK_PROBE=1 CERTDESK_PROBE_TYPE=$hex" W wine "$exe" >"$run/type$count.out" 2>"$run/type$count.err" ||
+    { tail -5 "$run/type$count.err"; fail "certdesk exited $? while typing"; }
+  grep -q "^typed-hex" "$run/type$count.err" || { grep -v "level=" "$run/type$count.err" | tail -5; fail "the probe did not type"; }
+  got=$(sed -n 's/^typed-hex //p' "$run/type$count.err" | xxd -r -p)
+  [ "$got" = "$text" ] || { grep -v "level=" "$run/type$count.err" | tail -5; fail "committed $count characters, the entry holds ${#got}: $got"; }
+  read -r placed _ taken <<<"$(sed -n 's/^ime-placements //p' "$run/type$count.err")"
+  [ "${placed:-0}" -ge 2 ] || fail "the IME was placed ${placed:-0} times: want on focus and again after the caret moved"
+  [ "${taken:-0}" -ge 1 ] || fail "imm32 took none of the IME placements"
+  echo "$count characters arrived exactly ($(printf %s "$text" | head -c 30)…); IME placed $placed times, imm32 took $taken"
+done
 
 step "upgrade in place (the same version again)"
 W wine /mnt/dist/certdesk-setup.exe /S >/dev/null 2>&1 || fail "second install exited $?"

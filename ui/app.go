@@ -52,9 +52,13 @@ type Options struct {
 	// outcome; the window opens without waiting for it and says so if it
 	// failed.
 	ServerReady <-chan error
+	// Input, when set, is filled in with calls that focus the first entry
+	// on screen and read the focused entry's text: the start-up probe types
+	// into the window under wine and checks what arrived.
+	Input *InputProbe
 	// IMEPlaced, when set, sees every placement of the input method's
 	// windows at the caret (the start-up probe under wine).
-	IMEPlaced func(x, y, height int32)
+	IMEPlaced func(x, y, height int32, took bool)
 	// Local is the client's local store (drafts, the upload queue); its
 	// sync loop runs while the window is open.
 	Local *appsync.Store
@@ -135,12 +139,15 @@ func Run(ctx context.Context, opts Options) error {
 	if place := imePlacer(w); place != nil || opts.IMEPlaced != nil {
 		ime := &imeFollower{w: w, place: place}
 		if opts.IMEPlaced != nil {
-			ime.onPlace = func(p imePlacement) { opts.IMEPlaced(p.X, p.Y, p.Height) }
+			ime.onPlace = func(p imePlacement, took bool) { opts.IMEPlaced(p.X, p.Y, p.Height, took) }
 		}
 		ime.follow(ctx.Done())
 	}
 	w.SetContent(shell.Content())
 	w.Resize(fyne.NewSize(960, 680))
+	if opts.Input != nil {
+		fillInput(opts.Input, shell)
+	}
 	shell.Start()
 	go func() {
 		<-ctx.Done()
@@ -171,6 +178,35 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	w.ShowAndRun()
 	return nil
+}
+
+// InputProbe reaches into the window for the start-up probe.
+type InputProbe struct {
+	Focus func() bool   // focus the login screen's first entry; false: not on screen
+	Text  func() string // the focused entry's text
+}
+
+// fillInput gives the probe its calls on the shell's window.
+func fillInput(p *InputProbe, s *Shell) {
+	p.Focus = func() bool {
+		ok := false
+		onUIWait(func() {
+			if s.login != nil && s.login.loginName.Visible() {
+				s.w.Canvas().Focus(s.login.loginName)
+				ok = true
+			}
+		})
+		return ok
+	}
+	p.Text = func() string {
+		var t string
+		onUIWait(func() {
+			if e := focusedEntry(s.w.Canvas().Focused()); e != nil {
+				t = e.Text
+			}
+		})
+		return t
+	}
 }
 
 // Shell switches between the start screen and the user center.

@@ -38,13 +38,13 @@ func imePlace(entry, caret fyne.Position, lineHeight, scale float32) imePlacemen
 // imeFollower keeps the IME at the caret of the window's focused entry.
 type imeFollower struct {
 	w     fyne.Window
-	place func(imePlacement) // the platform's call (imm32 on Windows)
+	place func(imePlacement) bool // the platform's call (imm32 on Windows): true when it took
 	last  imePlacement
 	have  bool
-	// placed counts placements, and onPlace sees each one (tests, the
-	// start-up probe).
+	// placed counts placements, and onPlace sees each one with whether
+	// the platform took it (tests, the start-up probe).
 	placed  int
-	onPlace func(imePlacement)
+	onPlace func(p imePlacement, took bool)
 }
 
 // imeInterval is how often the caret is looked at: Fyne has no
@@ -87,11 +87,12 @@ func (f *imeFollower) check() {
 	}
 	f.last, f.have = p, true
 	f.placed++
+	took := false
 	if f.place != nil {
-		f.place(p)
+		took = f.place(p)
 	}
 	if f.onPlace != nil {
-		f.onPlace(p)
+		f.onPlace(p, took)
 	}
 }
 

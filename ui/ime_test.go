@@ -40,7 +40,7 @@ func TestIMEFollowsFocusAndCaret(t *testing.T) {
 	w := test.NewTempWindow(t, container.NewVBox(first, widget.NewLabel("·"), second))
 	w.Resize(fyne.NewSize(400, 300))
 	var seen []imePlacement
-	f := &imeFollower{w: w, onPlace: func(p imePlacement) { seen = append(seen, p) }}
+	f := &imeFollower{w: w, onPlace: func(p imePlacement, _ bool) { seen = append(seen, p) }}
 	f.check()
 	if len(seen) != 0 {
 		t.Fatal("placed with nothing focused")

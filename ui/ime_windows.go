@@ -45,12 +45,13 @@ type candidateForm struct {
 // below it, never over the caret's line (CFS_EXCLUDE). Both are set:
 // Windows 10's IMEs follow the composition window, Windows 11's new
 // Microsoft Pinyin the candidate form.
-func imePlacer(w fyne.Window) func(imePlacement) {
+func imePlacer(w fyne.Window) func(imePlacement) bool {
 	nw, ok := w.(driver.NativeWindow)
 	if !ok || imm32.Load() != nil {
 		return nil
 	}
-	return func(p imePlacement) {
+	return func(p imePlacement) bool {
+		took := false
 		nw.RunNative(func(ctx any) {
 			wc, ok := ctx.(driver.WindowsWindowContext)
 			if !ok || wc.HWND == 0 {
@@ -62,10 +63,12 @@ func imePlacer(w fyne.Window) func(imePlacement) {
 			}
 			defer procImmReleaseContext.Call(wc.HWND, himc)
 			cf := compositionForm{Style: cfsPoint, Pos: point{p.X, p.Y}}
-			procImmSetCompositionWindow.Call(himc, uintptr(unsafe.Pointer(&cf)))
+			r1, _, _ := procImmSetCompositionWindow.Call(himc, uintptr(unsafe.Pointer(&cf)))
 			cand := candidateForm{Index: 0, Style: cfsExclude, Pos: point{p.X, p.Y + p.Height},
 				Area: rect{Left: p.X, Top: p.Y, Right: p.X + 1, Bottom: p.Y + p.Height}}
-			procImmSetCandidateWindow.Call(himc, uintptr(unsafe.Pointer(&cand)))
+			r2, _, _ := procImmSetCandidateWindow.Call(himc, uintptr(unsafe.Pointer(&cand)))
+			took = r1 != 0 && r2 != 0
 		})
+		return took
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"certdesk/ui"
 )
@@ -109,7 +110,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Warn("local store", "err", err)
 	}
 	if os.Getenv("CERTDESK_PROBE") != "" {
-		opts.FirstFrame = probe(stderr)
+		var placed, took atomic.Int64
+		var input *ui.InputProbe
+		if os.Getenv("CERTDESK_PROBE_TYPE") != "" {
+			input = &ui.InputProbe{}
+			opts.Input = input
+			opts.IMEPlaced = func(x, y, h int32, ok bool) {
+				placed.Add(1)
+				if ok {
+					took.Add(1)
+				}
+			}
+		}
+		opts.FirstFrame = probe(stderr, input, &placed, &took)
 	}
 	if err := ui.Run(ctx, opts); err != nil {
 		log.Error("gui", "err", err)

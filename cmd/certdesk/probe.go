@@ -2,22 +2,58 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
+
+	"certdesk/ui"
 )
 
 // probe reports start-up for the README's measurements when
 // CERTDESK_PROBE is set: "first-frame" when the window has drawn, then,
 // after three idle seconds, "idle-rss-kb N", and quits. The parent process
 // times the first line from its own exec.
-func probe(w io.Writer) func(quit func()) {
+//
+// With CERTDESK_PROBE_TYPE=HEX (the wine smoke test: UTF-8 text, hex, so
+// no code page can mangle it) it also focuses the login screen's first
+// entry and commits that text to the window as Windows delivers an input
+// method's result (SendInput, KEYEVENTF_UNICODE → WM_CHAR), waits (up to
+// a minute) for it to arrive, and reports what the entry holds as
+// "typed-hex HEX" with "ime-placements K taken M": how often the input
+// method's windows were moved to the caret meanwhile, and how many of
+// those imm32 took.
+func probe(w io.Writer, input *ui.InputProbe, placed, took *atomic.Int64) func(quit func()) {
 	return func(quit func()) {
 		fmt.Fprintln(w, "first-frame")
+		if want, err := hex.DecodeString(os.Getenv("CERTDESK_PROBE_TYPE")); err == nil && len(want) > 0 && input != nil {
+			switch {
+			case !input.Focus():
+				fmt.Fprintln(w, "no-entry")
+			default:
+				time.Sleep(300 * time.Millisecond) // the follower sees the focus first
+				if err := injectText(string(want)); err != nil {
+					fmt.Fprintln(w, "inject-error", err)
+					break
+				}
+				n := utf8.RuneCount(want)
+				text := ""
+				for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+					if text = input.Text(); utf8.RuneCountInString(text) >= n {
+						break
+					}
+				}
+				time.Sleep(200 * time.Millisecond) // anything beyond arrives too
+				fmt.Fprintln(w, "typed-hex", hex.EncodeToString([]byte(input.Text())))
+				fmt.Fprintln(w, "ime-placements", placed.Load(), "taken", took.Load())
+			}
+		}
 		time.Sleep(3 * time.Second)
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
