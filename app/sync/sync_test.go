@@ -39,6 +39,18 @@ func startAt(t *testing.T, addr, dir string) *server.Server {
 	return s
 }
 
+// loggedIn registers an applicant on the server at addr and logs in.
+func loggedIn(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	c, _ := client.New(client.Config{BaseURL: "http://" + addr, Retries: 1, RetryWait: 10 * time.Millisecond, Log: quiet})
+	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func waitFor(t *testing.T, ev <-chan Event, kind EventKind, d time.Duration) Event {
 	t.Helper()
 	deadline := time.After(d)
@@ -61,11 +73,7 @@ func TestSyncThroughAnOutage(t *testing.T) {
 	ctx := context.Background()
 	addr, srvDir, local := freeAddr(t), t.TempDir(), t.TempDir()
 	s := startAt(t, addr, srvDir)
-	c, _ := client.New(client.Config{BaseURL: "http://" + addr, Retries: 1, RetryWait: 10 * time.Millisecond, Log: quiet})
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, addr)
 	ag, _ := c.Agreement(ctx)
 	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
 	if err != nil {
@@ -176,11 +184,7 @@ func TestSendQueuesSendsAndRefuses(t *testing.T) {
 	ctx := context.Background()
 	addr, srvDir := freeAddr(t), t.TempDir()
 	s := startAt(t, addr, srvDir)
-	c, _ := client.New(client.Config{BaseURL: "http://" + addr, Retries: 1, RetryWait: 10 * time.Millisecond, Log: quiet})
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, addr)
 	ag, _ := c.Agreement(ctx)
 	a, _ := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, "")
 	form := apply.Values{apply.FUsername: "send01", apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43",

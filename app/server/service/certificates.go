@@ -233,20 +233,9 @@ func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason 
 	if fe := apply.CheckText("note", apply.Text{ZH: "说明", EN: "The note"}, note); fe != nil {
 		return nil, api.ValidationError(apply.FieldErrors{*fe})
 	}
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		a, err := tx.Application(ctx, appID)
-		if errors.Is(err, store.ErrNotFound) {
-			return api.NewError(api.CodeNotFound)
-		}
-		if err != nil {
-			return err
-		}
+	return s.staffTx(ctx, p, appID, "revoke", func(tx *store.Tx, a *store.Application) error {
 		return s.revoke(ctx, tx, a, apply.ActorStaff, p.AccountID, reason, note)
 	})
-	if err != nil {
-		return nil, s.internal(ctx, "revoke", err)
-	}
-	return s.Application(ctx, p, appID)
 }
 
 // revoke is the one way to the revoked state: the step and the
@@ -262,6 +251,17 @@ func (s *Service) revoke(ctx context.Context, tx *store.Tx, a *store.Application
 // staffStep takes a staff step on any application and runs then in the
 // same transaction.
 func (s *Service) staffStep(ctx context.Context, p Principal, appID string, ev apply.Event, note string, then func(*store.Tx, *store.Application) error) (*api.Application, error) {
+	return s.staffTx(ctx, p, appID, string(ev), func(tx *store.Tx, a *store.Application) error {
+		if err := s.step(ctx, tx, a, ev, apply.ActorStaff, p.AccountID, note); err != nil {
+			return err
+		}
+		return then(tx, a)
+	})
+}
+
+// staffTx runs fn for staff on any application in one transaction and
+// returns the application as it then is.
+func (s *Service) staffTx(ctx context.Context, p Principal, appID, op string, fn func(*store.Tx, *store.Application) error) (*api.Application, error) {
 	if !p.Staff() {
 		return nil, api.NewError(api.CodeForbidden)
 	}
@@ -273,13 +273,10 @@ func (s *Service) staffStep(ctx context.Context, p Principal, appID string, ev a
 		if err != nil {
 			return err
 		}
-		if err := s.step(ctx, tx, a, ev, apply.ActorStaff, p.AccountID, note); err != nil {
-			return err
-		}
-		return then(tx, a)
+		return fn(tx, a)
 	})
 	if err != nil {
-		return nil, s.internal(ctx, string(ev), err)
+		return nil, s.internal(ctx, op, err)
 	}
 	return s.Application(ctx, p, appID)
 }
