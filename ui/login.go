@@ -28,6 +28,7 @@ type Login struct {
 	regMobile, regEmail *widget.Entry
 	regPass, regPass2   *widget.Entry
 	loginErr, regErr    *widget.Label
+	loginInfo           *widget.Label // good news on the login tab (registered), not in red
 	loginBtn, regBtn    *widget.Button
 	tabs                *container.AppTabs
 	content             fyne.CanvasObject
@@ -42,13 +43,16 @@ func NewLogin(c *client.Client, l apply.Lang, log *slog.Logger, remembered strin
 	s.loginName.SetText(remembered)
 	s.password = widget.NewPasswordEntry()
 	s.loginErr = errLabel()
+	s.loginInfo = widget.NewLabel("")
+	s.loginInfo.Importance = widget.SuccessImportance
+	s.loginInfo.Wrapping = fyne.TextWrapWord
 	s.loginBtn = widget.NewButton(T("login.submit"), s.login)
 	s.loginBtn.Importance = widget.HighImportance
 	s.password.OnSubmitted = func(string) { s.login() } // Enter logs in
 	loginForm := container.NewVBox(
 		widget.NewLabel(T("login.name")), s.loginName,
 		widget.NewLabel(T("login.password")), s.password,
-		s.loginErr, s.loginBtn,
+		s.loginInfo, s.loginErr, s.loginBtn,
 	)
 	s.regMobile, s.regEmail = widget.NewEntry(), widget.NewEntry()
 	s.regMobile.SetPlaceHolder("13800138000")
@@ -122,6 +126,7 @@ func (s *Login) login() {
 		return
 	}
 	s.loginErr.SetText("")
+	s.loginInfo.SetText("")
 	var sess *api.Session
 	s.run(s.loginBtn, func() (err error) {
 		sess, err = s.c.Login(context.Background(), api.LoginRequest{Login: name, Password: pass})
@@ -159,8 +164,15 @@ func (s *Login) register() {
 		s.loginName.SetText(login)
 		s.regPass.SetText("")
 		s.regPass2.SetText("")
-		s.loginErr.SetText(T("register.done"))
+		s.loginErr.SetText("")
+		s.loginInfo.SetText(T("register.done"))
 		s.tabs.SelectIndex(0)
+		// The focus goes with the user to the password: left on the now
+		// hidden confirm-password field, keystrokes went there and Enter
+		// registered again.
+		if cv := fyne.CurrentApp().Driver().CanvasForObject(s.password); cv != nil {
+			cv.Focus(s.password)
+		}
 	})
 }
 

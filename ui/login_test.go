@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
@@ -53,8 +54,8 @@ func TestLoginScreenAndCenter(t *testing.T) {
 	l.regPass2.SetText("Zh3ngShu!2026")
 	test.Tap(l.regBtn)
 	wait(t, done)
-	if l.loginName.Text != "13800138000" || !strings.Contains(l.loginErr.Text, "注册成功") {
-		t.Fatalf("after registration: %q %q", l.loginName.Text, l.loginErr.Text)
+	if l.loginName.Text != "13800138000" || !strings.Contains(l.loginInfo.Text, "注册成功") {
+		t.Fatalf("after registration: %q %q", l.loginName.Text, l.loginInfo.Text)
 	}
 	// A wrong password, then the right one (Enter submits).
 	test.Type(l.password, "wrong-password")
@@ -140,4 +141,43 @@ func uiServer(t *testing.T) (*server.Server, *slog.Logger) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv, log
+}
+
+// After registering with Enter in the confirm field, the focus is on the
+// login tab's password: what the user types goes there, Enter logs in
+// (never registers again), and the success note is not an error.
+func TestRegistrationHandsOverToLogin(t *testing.T) {
+	srv, log := uiServer(t)
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
+	done := make(chan struct{}, 1)
+	var loggedIn bool
+	l := NewLogin(c, apply.ZH, log, "", func(*api.Session) { loggedIn = true })
+	l.busy = done
+	w := test.NewTempWindow(t, l.Content())
+	w.Resize(fyne.NewSize(960, 680))
+	l.tabs.SelectIndex(1)
+	test.Type(l.regMobile, "13900139000")
+	test.Type(l.regPass, "Zh3ngShu!2026")
+	w.Canvas().Focus(l.regPass2)
+	test.Type(l.regPass2, "Zh3ngShu!2026")
+	if w.Canvas().Focused() != l.regPass2 {
+		t.Fatalf("test premise: the confirm field has the focus, not %T", w.Canvas().Focused())
+	}
+	l.regPass2.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	wait(t, done)
+	if l.tabs.SelectedIndex() != 0 || l.loginInfo.Text == "" || l.loginErr.Text != "" || l.loginInfo.Importance == widget.DangerImportance {
+		t.Fatalf("after registration: tab %d, info %q, error %q", l.tabs.SelectedIndex(), l.loginInfo.Text, l.loginErr.Text)
+	}
+	if w.Canvas().Focused() != l.password {
+		t.Fatalf("focus after registration: %T (canvas for the password: %v), want the login password", w.Canvas().Focused(), fyne.CurrentApp().Driver().CanvasForObject(l.password) != nil)
+	}
+	test.Type(w.Canvas().Focused(), "Zh3ngShu!2026") // to whatever has the focus
+	if l.regPass2.Text != "" || l.password.Text != "Zh3ngShu!2026" {
+		t.Fatalf("typed into the hidden confirm field: %q / %q", l.regPass2.Text, l.password.Text)
+	}
+	w.Canvas().Focused().(fyne.Focusable).TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	wait(t, done)
+	if !loggedIn {
+		t.Fatalf("Enter did not log in: %q %q", l.loginErr.Text, l.regErr.Text)
+	}
 }
