@@ -113,7 +113,7 @@ func (s *Center) show(id string) {
 			if a.RejectReason != "" {
 				fmt.Fprintf(&b, "%s: %s\n\n", T("center.reason"), a.RejectReason)
 			}
-			fmt.Fprintf(&b, "%s: %s %s\n\n", T("center.fee"), apply.FormatFen(a.Fee.TotalFen), a.Fee.Currency)
+			fmt.Fprintf(&b, "%s: %s\n\n", T("center.fee"), money(a.Fee.TotalFen, s.lang))
 			b.WriteString(T("center.history") + ":\n")
 			for _, h := range a.History {
 				fmt.Fprintf(&b, "  %s  %s\n", h.At.Local().Format("2006-01-02 15:04"), h.To.Label(s.lang))
@@ -181,9 +181,25 @@ func (s *Center) confirmCancel(id string) {
 		do()
 		return
 	}
-	dialog.ShowConfirm(T("center.cancel"), T("center.cancelsure"), func(ok bool) {
+	// Only an application whose online payment may be under way can have
+	// money to give back: a refund is not mentioned otherwise.
+	sure := T("center.cancelsure")
+	if a := s.selected(id); a != nil && a.State == apply.StatePaymentPending {
+		sure = T("center.cancelsure.paying")
+	}
+	dialog.ShowConfirm(T("center.cancel"), sure, func(ok bool) {
 		if ok {
 			do()
 		}
 	}, s.win)
+}
+
+// selected is the listed application id, nil when it is not in the list.
+func (s *Center) selected(id string) *api.Summary {
+	for i := range s.apps {
+		if s.apps[i].ID == id {
+			return &s.apps[i]
+		}
+	}
+	return nil
 }

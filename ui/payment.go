@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -74,14 +73,18 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 	return p
 }
 
+// money is an amount as the applicant reads it: "520.00 元", "CNY 520.00".
+func money(fen int64, l apply.Lang) string {
+	if l == apply.EN {
+		return "CNY " + apply.FormatFen(fen)
+	}
+	return apply.FormatFen(fen) + " 元"
+}
+
 func feeText(q apply.Quote, l apply.Lang) string {
 	s := ""
 	for _, it := range q.Items {
-		if l == apply.EN {
-			s += fmt.Sprintf("%s  CNY %s\n", it.Label.In(l), apply.FormatFen(it.Fen))
-		} else {
-			s += fmt.Sprintf("%s  %s 元\n", it.Label.In(l), apply.FormatFen(it.Fen))
-		}
+		s += it.Label.In(l) + "  " + money(it.Fen, l) + "\n"
 	}
 	return s + T("pay.total", map[string]any{"Total": apply.FormatFen(q.TotalFen)})
 }
