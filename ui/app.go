@@ -275,6 +275,7 @@ func (s *Shell) show(o fyne.CanvasObject) {
 	if s.journey != nil && s.journey.Content() != o {
 		s.journey = nil
 	}
+	s.w.Canvas().SetOnTypedKey(nil) // Esc means back only where escapeTo says
 	s.root.Objects = []fyne.CanvasObject{o}
 	s.root.Refresh()
 }
@@ -313,6 +314,7 @@ func (s *Shell) showCenter() {
 		a.Render = s.opts.Render
 		s.apply = a
 		s.show(a.Content())
+		s.escapeTo(a.Back)
 	}
 	c.OnOpen = s.showJourney
 	c.OnEdit = s.showEdit
@@ -351,6 +353,19 @@ func (s *Shell) showEdit(a *api.Application) {
 	e.Render = s.opts.Render
 	s.apply = e
 	s.show(e.Content())
+	s.escapeTo(e.Back)
+}
+
+// escapeTo makes Esc (pressed with no field focused; a focused field
+// takes Esc to leave itself) go back: from the agreement and the form to
+// the user center. Any other screen clears it.
+func (s *Shell) escapeTo(back func()) {
+	s.w.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape {
+			s.w.Canvas().SetOnTypedKey(nil)
+			back()
+		}
+	})
 }
 
 // drafts is where forms save first: the sync loop over the local store

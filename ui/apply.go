@@ -226,7 +226,7 @@ func (s *Apply) showAgreement(ag *api.Agreement) {
 	accept.Disable()
 	s.agree, s.accept = agree, accept
 	title := widget.NewLabelWithStyle(ag.Title+"("+ag.Version+")", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	s.root.Objects = []fyne.CanvasObject{container.NewBorder(title, container.NewVBox(agree, s.status, accept), nil, nil, container.NewVScroll(text))}
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(title, container.NewVBox(agree, s.status, container.NewBorder(nil, nil, s.backButton(), nil, accept)), nil, nil, container.NewVScroll(text))}
 	s.root.Refresh()
 }
 
@@ -321,8 +321,26 @@ func (s *Apply) showForm() {
 	}
 	s.fields = fields
 	s.refreshActive()
-	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, container.NewVBox(s.status, s.submit), nil, nil, container.NewVScroll(list))}
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, container.NewVBox(s.status, container.NewBorder(nil, nil, s.backButton(), nil, s.submit)), nil, nil, container.NewVScroll(list))}
 	s.root.Refresh()
+}
+
+// backButton leads back to the user center from the agreement or the
+// form (Esc does the same, see Back).
+func (s *Apply) backButton() *widget.Button {
+	return widget.NewButton(T("apply.back"), s.Back)
+}
+
+// Back leaves the wizard for the user center. What was typed is saved
+// first (the local store, or the server), so nothing is lost; a form not
+// yet created (the agreement not accepted) leaves nothing behind.
+func (s *Apply) Back() {
+	if s.fields != nil && s.appID != "" {
+		s.autosave()
+	}
+	if s.onDone != nil {
+		s.onDone(s.appID)
+	}
 }
 
 // refreshActive shows only the fields that apply (the postal address for

@@ -12,6 +12,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -209,4 +210,56 @@ func inkShare(img image.Image) float64 {
 		}
 	}
 	return float64(dark) / float64(max(1, b.Dx()*b.Dy()))
+}
+
+// A way back: the agreement and the form each have 返回用户中心, and Esc
+// with no field focused does the same; the form saves what was typed.
+func TestApplyWayBack(t *testing.T) {
+	srv, log := uiServer(t)
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	back := 0
+	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), nil, func(string) { back++ })
+	w.calls = make(chan struct{}, 256)
+	until(t, w.calls, func() bool { return findButton(w.root, "同意并继续") != nil })
+	test.Tap(findButton(w.root, "返回用户中心"))
+	if back != 1 {
+		t.Fatal("no way back from the agreement")
+	}
+	w.acceptAgreement()
+	until(t, w.calls, func() bool { return w.appID != "" && w.fields != nil })
+	w.fields[apply.FOrgName].entry.SetText("福州示例软件有限公司")
+	test.Tap(findButton(w.root, "返回用户中心"))
+	if back != 2 {
+		t.Fatal("no way back from the form")
+	}
+	until(t, w.calls, func() bool {
+		a, err := c.Application(context.Background(), w.appID)
+		return err == nil && a.Form[apply.FOrgName] == "福州示例软件有限公司"
+	})
+}
+
+// Esc on the window goes back where the shell says, and only there.
+func TestEscapeGoesBack(t *testing.T) {
+	test.NewTempApp(t)
+	w := test.NewTempWindow(t, widget.NewLabel("x"))
+	s := &Shell{w: w, root: container.NewStack()}
+	called := 0
+	s.escapeTo(func() { called++ })
+	w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyA})
+	w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if called != 1 {
+		t.Fatalf("Esc went back %d times", called)
+	}
+	s.escapeTo(func() { called++ })
+	s.show(widget.NewLabel("center"))
+	if k := w.Canvas().OnTypedKey(); k != nil {
+		k(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	}
+	if called != 1 {
+		t.Fatal("Esc still went back after another screen was shown")
+	}
 }
