@@ -38,6 +38,7 @@ type Center struct {
 	status  *widget.Label
 	content fyne.CanvasObject
 	loaded  chan struct{} // receives after each refresh, for tests
+	shown   string        // the application in the detail panel
 }
 
 // NewCenter builds the user center; extra are further tabs (the material
@@ -50,14 +51,20 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 	s.actions = container.NewHBox()
 	s.list = widget.NewList(
 		func() int { return len(s.apps) },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
+		// Two lines, as every row has: the list sizes its rows from this.
+		func() fyne.CanvasObject { return widget.NewLabel("\n") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			a := s.apps[i]
 			subject := a.Subject
 			if subject == "" {
 				subject = T("center.untitled")
 			}
-			o.(*widget.Label).SetText(fmt.Sprintf("%s · %s · %s\n  → %s", a.Kind.Label(l), subject, a.State.Label(l), a.NextAction.In(l)))
+			user := ""
+			if a.Username != "" {
+				user = " · " + a.Username
+			}
+			o.(*widget.Label).SetText(fmt.Sprintf("%s · %s · %s\n  %s%s → %s", a.Kind.Label(l), subject, a.State.Label(l),
+				a.UpdatedAt.Local().Format("2006-01-02"), user, a.NextAction.In(l)))
 		})
 	s.list.OnSelected = func(i widget.ListItemID) { s.show(s.apps[i].ID) }
 	refresh := widget.NewButton(T("center.refresh"), s.Refresh)
@@ -92,6 +99,15 @@ func (s *Center) Refresh() {
 				s.apps = apps
 				s.status.SetText(T("center.count", map[string]any{"N": len(apps)}))
 				s.list.Refresh()
+				// The detail panel follows: the application again as it
+				// now is, or the hint when it is gone from the list.
+				if s.shown != "" && s.selected(s.shown) != nil {
+					s.show(s.shown)
+				} else if s.shown != "" {
+					s.shown = ""
+					s.detail.SetText(T("center.pick"))
+					s.actions.RemoveAll()
+				}
 			}
 			if s.loaded != nil {
 				s.loaded <- struct{}{}
@@ -101,6 +117,7 @@ func (s *Center) Refresh() {
 }
 
 func (s *Center) show(id string) {
+	s.shown = id
 	go func() {
 		a, err := s.c.Application(context.Background(), id)
 		onUI(func() {

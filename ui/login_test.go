@@ -181,3 +181,35 @@ func TestRegistrationHandsOverToLogin(t *testing.T) {
 		t.Fatalf("Enter did not log in: %q %q", l.loginErr.Text, l.regErr.Text)
 	}
 }
+
+// The user center's rows say when and under which username; after 刷新 the
+// detail panel shows the application as it now is.
+func TestCenterRowsAndFreshDetail(t *testing.T) {
+	srv, log := uiServer(t)
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	ctx := context.Background()
+	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	ag, _ := c.Agreement(ctx)
+	a, _ := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()},
+		Form: apply.Values{apply.FUsername: "row01", apply.FOrgName: "旧名称有限公司"}}, "")
+	center := NewCenter(c, apply.ZH, func() {})
+	center.loaded = make(chan struct{}, 8)
+	center.Refresh()
+	wait(t, center.loaded)
+	row := widget.NewLabel("")
+	center.list.UpdateItem(0, row)
+	if !strings.Contains(row.Text, time.Now().Format("2006-01-02")) || !strings.Contains(row.Text, "row01") || strings.Count(row.Text, "\n") != 1 {
+		t.Fatalf("row: %q", row.Text)
+	}
+	center.show(a.ID)
+	eventually(t, "the detail", func() bool { return strings.Contains(center.detail.Text, "单位证书") })
+	if _, err := c.Cancel(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	center.Refresh()
+	wait(t, center.loaded)
+	eventually(t, "the detail after 刷新", func() bool { return strings.Contains(center.detail.Text, "已取消") })
+}
