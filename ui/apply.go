@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"image"
 	"net/url"
 	"os"
@@ -265,6 +266,7 @@ func (s *Apply) showForm() {
 				s.leave(key)
 				s.refreshActive()
 			})
+			f.sel.PlaceHolder = T("select.one") // Fyne's own is "(Select one)"
 			input = f.sel
 		case apply.TypeBool:
 			f.check = widget.NewCheck(label, func(on bool) {
@@ -635,10 +637,16 @@ func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir strin
 	return path, pdf, atomicfile.WriteFile(path, pdf, 0o644)
 }
 
-// openFile hands a file to the system's viewer.
+// openFile hands a file to the system's viewer. When none takes it the
+// error says so in the user's words and where the file is, not the
+// launcher's own message (`exec: "xdg-open": executable file not found`).
 func openFile(path string) error {
-	if app := fyne.CurrentApp(); app != nil {
-		return app.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)})
+	app := fyne.CurrentApp()
+	if app == nil {
+		return nil
+	}
+	if err := app.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}); err != nil {
+		return errors.New(T("open.noviewer", map[string]any{"Path": path}))
 	}
 	return nil
 }

@@ -231,6 +231,9 @@ func TestApplyWayBack(t *testing.T) {
 	}
 	w.acceptAgreement()
 	until(t, w.calls, func() bool { return w.appID != "" && w.fields != nil })
+	if ph := w.fields[apply.FDelivery].sel.PlaceHolder; ph != "请选择" {
+		t.Fatalf("choice placeholder %q (Fyne's own is English)", ph)
+	}
 	w.fields[apply.FOrgName].entry.SetText("福州示例软件有限公司")
 	test.Tap(findButton(w.root, "返回用户中心"))
 	if back != 2 {

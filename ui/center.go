@@ -204,11 +204,14 @@ func (s *Center) confirmCancel(id string) {
 	if a := s.selected(id); a != nil && a.State == apply.StatePaymentPending {
 		sure = T("center.cancelsure.paying")
 	}
-	dialog.ShowConfirm(T("center.cancel"), sure, func(ok bool) {
+	d := dialog.NewConfirm(T("center.cancel"), sure, func(ok bool) {
 		if ok {
 			do()
 		}
 	}, s.win)
+	d.SetConfirmText(T("dialog.yes.cancel")) // Fyne's own buttons say Yes and No
+	d.SetDismissText(T("dialog.no.keep"))
+	d.Show()
 }
 
 // selected is the listed application id, nil when it is not in the list.

@@ -54,6 +54,7 @@ type checkEntry struct {
 func NewChecker(w fyne.Window, l apply.Lang, log *slog.Logger) *Checker {
 	c := &Checker{win: w, lang: l, log: log}
 	c.ruleSel = widget.NewSelect([]string{T("check.type.doc"), T("check.type.seal")}, nil)
+	c.ruleSel.PlaceHolder = T("select.one")
 	c.ruleSel.SetSelectedIndex(0)
 	choose := widget.NewButton(T("check.choose"), c.chooseFiles)
 	choose.Importance = widget.HighImportance
@@ -164,7 +165,7 @@ func (c *Checker) show(e *checkEntry, v material.Verdict) {
 	if !v.OK() {
 		status = T("check.fail")
 	}
-	facts := []string{string(in.Format)}
+	facts := []string{strings.ToUpper(strings.Replace(string(in.Format), "jpeg", "jpg", 1))}
 	if in.Width > 0 {
 		facts = append(facts, fmt.Sprintf("%d×%d", in.Width, in.Height))
 	}
