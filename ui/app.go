@@ -52,9 +52,9 @@ type Options struct {
 	// outcome; the window opens without waiting for it and says so if it
 	// failed.
 	ServerReady <-chan error
-	// Input, when set, is filled in with calls that focus the first entry
-	// on screen and read the focused entry's text: the start-up probe types
-	// into the window under wine and checks what arrived.
+	// Input, when set, is filled in with calls that focus the login
+	// screen's first entry and read the focused entry's text: the start-up
+	// probe commits text to the window under wine and checks what arrived.
 	Input *InputProbe
 	// IMEPlaced, when set, sees every placement of the input method's
 	// windows at the caret (the start-up probe under wine).
@@ -369,8 +369,8 @@ func (s *Shell) escapeTo(back func()) {
 }
 
 // drafts is where forms save first: the sync loop over the local store
-// (nil when the local store could not be opened: then straight to the
-// server, as the status line says).
+// (nil when the local store could not be opened, which the log says: then
+// straight to the server).
 func (s *Shell) drafts() Drafts {
 	if s.queue == nil {
 		return nil
