@@ -354,8 +354,8 @@ func (f *Field) Check(v string, all Values, now time.Time) (string, *FieldError)
 		return fail(v, CodeChoice)
 	}
 	// Before any other check, which might strip or misread it.
-	if pos, r, bad := Invisible(strings.Trim(v, " \t\r\n")); bad {
-		return v, &FieldError{Field: f.Key, Code: CodeInvisible, Message: InvisibleMessage(f.Label, pos, r)}
+	if fe := f.invisible(v); fe != nil {
+		return v, fe
 	}
 	if f.Type != TypeSecret {
 		v = strings.TrimRight(v, " \t\r\n")

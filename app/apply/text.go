@@ -68,9 +68,16 @@ func CheckValuesText(k Kind, v Values) FieldErrors {
 		if !ok {
 			continue
 		}
-		if pos, r, bad := Invisible(strings.Trim(x, " \t\r\n")); bad {
-			errs = append(errs, FieldError{Field: f.Key, Code: CodeInvisible, Message: InvisibleMessage(f.Label, pos, r)})
+		if fe := f.invisible(x); fe != nil {
+			errs = append(errs, *fe)
 		}
 	}
 	return errs
+}
+
+// invisible is the field's invisible-character check. Whitespace at the
+// ends (a newline pasted from a spreadsheet) is not refused: the field's
+// check trims it.
+func (f *Field) invisible(v string) *FieldError {
+	return CheckText(f.Key, f.Label, strings.Trim(v, " \t\r\n"))
 }

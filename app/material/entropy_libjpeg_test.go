@@ -4,6 +4,7 @@ package material
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
 	"math/rand/v2"
 	"testing"
@@ -78,7 +79,15 @@ func BenchmarkCheckEntropy(b *testing.B) {
 	for _, v := range []struct {
 		name string
 		f    func([]byte) error
-	}{{"entropy check", checkEntropy}, {"libjpeg-turbo 1/8 scale", libjpegVerify}} {
+	}{{"entropy check", checkEntropy}, {"libjpeg-turbo 1/8 scale", libjpegVerify},
+		// The end-of-image walk that finds bytes after EOI: a second
+		// pass over every upload, measured beside the check it joins.
+		{"trailing-data walk", func(b []byte) error {
+			if n := trailingBytes(b); n != 0 {
+				return fmt.Errorf("%d trailing bytes in a clean page", n)
+			}
+			return nil
+		}}} {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(int64(len(page)))
 			for b.Loop() {

@@ -160,11 +160,7 @@ func imageEnd(b []byte) (end int, ok bool) {
 			i += j
 		}
 		if b[i] != 0xFF {
-			if inScan {
-				i++
-				continue
-			}
-			i++ // stray byte between segments: decoders skip it, so does this
+			i++ // a stray byte between segments: decoders skip it, so does this
 			continue
 		}
 		for i < len(b) && b[i] == 0xFF {

@@ -409,8 +409,8 @@ var systemEvents = map[apply.Event]bool{
 	apply.EvIdentityVerified: true, apply.EvStartReview: true,
 }
 
-// SystemStep takes a step on behalf of the system (the staff commands,
-// tests standing in for a provider).
+// SystemStep takes a step on behalf of the system; tests and benchmarks
+// use it to stand in for the materials check and the face-ID provider.
 func (s *Service) SystemStep(ctx context.Context, id string, ev apply.Event, note string) error {
 	if !systemEvents[ev] {
 		return eventRoute(ev)
