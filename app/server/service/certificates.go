@@ -164,29 +164,29 @@ var errRaced = errors.New("application changed during issuance")
 // key, refused for another), a key certified elsewhere, the state. It
 // returns a bundle, an error, or neither when issuance may go ahead.
 func (s *Service) checkDownload(ctx context.Context, a *store.Application, code, keyID string) (*api.CertificateBundle, error) {
-	dc, err := s.st.DownloadCode(ctx, a.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	// The guess takes a slot before it is compared (codeGate); a wrong
+	// one is stored before the slot is given back.
+	dc, verdict, leave, err := s.codes.enter(ctx, s.st, a.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请尚未审核通过,还不能下载证书", EN: "The application is not approved yet: nothing to download"})
-	}
-	if err != nil {
+	case err != nil:
 		return nil, s.internal(ctx, "download code", err)
-	}
-	// The attempt is counted before the comparison, atomically; a right
-	// code gives it back.
-	reserved, err := s.st.ReserveCodeAttempt(context.WithoutCancel(ctx), a.ID, CodeTries)
-	if err != nil {
-		return nil, s.internal(ctx, "count code attempt", err)
-	}
-	if !reserved {
+	case verdict == codeLocked:
 		return nil, api.NewError(api.CodeCodeLocked)
+	case verdict == codeBusy:
+		return nil, rateLimited(time.Second)
 	}
 	s.codeChecks.Add(1)
 	if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(a.ID, code))) {
+		err := s.st.CountCodeAttempt(context.WithoutCancel(ctx), a.ID, CodeTries)
+		leave()
+		if err != nil {
+			return nil, s.internal(ctx, "count code attempt", err)
+		}
 		return nil, api.NewError(api.CodeCodeInvalid)
 	}
-	if err := s.st.ReleaseCodeAttempt(context.WithoutCancel(ctx), a.ID); err != nil {
-		return nil, s.internal(ctx, "release code attempt", err)
-	}
+	leave()
 	if existing, err := s.st.CertificateOf(ctx, a.ID); err == nil {
 		if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
 			return s.bundle(existing), nil

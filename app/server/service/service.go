@@ -60,7 +60,8 @@ type Service struct {
 
 	bufs sync.Pool // *bytes.Buffer for uploads received whole
 
-	crl atomic.Pointer[cachedCRL]
+	crl   atomic.Pointer[cachedCRL]
+	codes codeGate // download-code guesses in flight
 
 	passwordChecks atomic.Int64
 	codeChecks     atomic.Int64

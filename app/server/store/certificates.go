@@ -226,22 +226,10 @@ func (s *Store) DownloadCode(ctx context.Context, appID string) (*DownloadCode, 
 	return &c, nil
 }
 
-// ReserveCodeAttempt counts an attempt at an application's code before it
-// is compared, in one statement: false when max attempts are counted
-// already (locked). Concurrent guesses cannot all pass a read of the count.
-func (s *Store) ReserveCodeAttempt(ctx context.Context, appID string, max int) (bool, error) {
-	r, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1 AND attempts < $2`, appID, max)
-	if err != nil {
-		return false, mapErr(err)
-	}
-	n, err := r.RowsAffected()
-	return n == 1, err
-}
-
-// ReleaseCodeAttempt gives back the attempt of a right code: only wrong
-// ones count towards the lock.
-func (s *Store) ReleaseCodeAttempt(ctx context.Context, appID string) error {
-	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts - 1 WHERE application_id = $1 AND attempts > 0`, appID)
+// CountCodeAttempt records a wrong code, never past max: the count is
+// bounded whatever instance or request writes it.
+func (s *Store) CountCodeAttempt(ctx context.Context, appID string, max int) error {
+	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1 AND attempts < $2`, appID, max)
 	return mapErr(err)
 }
 
