@@ -18,6 +18,13 @@ var CJKFont []byte
 //go:embed fonts/WQYMicroHei.ttf
 var PDFFont []byte
 
+// PDFFallback is Hanazono Mincho A subset to the characters of the BMP's
+// CJK blocks that WenQuanYi lacks, CJK Extension A first among them (䶮):
+// the form's second face (see fonts/README.md).
+//
+//go:embed fonts/HanaMinA-CertDesk.ttf
+var PDFFallback []byte
+
 // Translations are Fyne lang files, one per locale.
 //
 //go:embed translations/*.json

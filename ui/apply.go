@@ -3,10 +3,12 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -54,11 +56,12 @@ type Apply struct {
 	filling bool // setting widgets from saved values: no autosave
 	status  *widget.Label
 	submit  *widget.Button
-	agree   *widget.Check  // the agreement's tick
-	accept  *widget.Button // and its button
-	calls   chan struct{}  // receives after each finished server call, for tests
-	server  apply.Values   // the form as the server last had it
-	typing  *time.Timer    // autosave shortly after the last keystroke
+	agree   *widget.Check     // the agreement's tick
+	accept  *widget.Button    // and its button
+	calls   chan struct{}     // receives after each finished server call, for tests
+	server  apply.Values      // the form as the server last had it
+	typing  *time.Timer       // autosave shortly after the last keystroke
+	fonts   *acceptform.Fonts // whether the form prints what is typed
 	// Unsent is true while an edit saved on this PC has not reached the
 	// server (shown as 未同步).
 	Unsent bool
@@ -363,10 +366,38 @@ func (s *Apply) leave(key string) {
 	f := s.fields[key]
 	if _, fe := f.def.Check(s.values[key], s.values, time.Now()); fe != nil && s.values[key] != "" {
 		f.err.SetText(fe.Message.In(s.lang))
+	} else if miss := s.unprintable(f.def, s.values[key]); miss != "" {
+		f.err.SetText(T("form.unprintable.field", map[string]any{"Chars": miss}))
 	} else {
 		f.err.SetText("")
 	}
 	s.autosave()
+}
+
+// unprintable lists the characters of a printed field's value that no font
+// on this PC prints on the acceptance form ("" when all print): said beside
+// the field as it is left, not when the form is printed.
+func (s *Apply) unprintable(def apply.Field, v string) string {
+	if def.Type == apply.TypeSecret || def.Type == apply.TypeBool || v == "" {
+		return ""
+	}
+	if s.fonts == nil {
+		f, err := acceptform.NewFonts()
+		if err != nil {
+			return ""
+		}
+		s.fonts = f
+	}
+	return quoteChars(s.fonts.Unprintable(v))
+}
+
+// quoteChars names characters as 「𠀀」(U+20000), comma separated.
+func quoteChars(rs []rune) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("「%c」(U+%04X)", r, r)
+	}
+	return strings.Join(parts, "、")
 }
 
 // typeDelay is how long after the last keystroke the form is saved: a
@@ -627,6 +658,10 @@ func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir strin
 	}
 	pdf, err := acceptform.Render(acceptform.Input{AppID: a.ID, Kind: a.Kind, Form: a.Form, Fee: a.Fee,
 		Agreement: ag.Text, Version: ag.Version, Date: time.Now()})
+	var ue *acceptform.UnprintableError
+	if errors.As(err, &ue) {
+		return "", nil, errors.New(T("form.unprintable", map[string]any{"Chars": quoteChars(ue.Chars)}))
+	}
 	if err != nil {
 		return "", nil, err
 	}

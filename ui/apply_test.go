@@ -79,6 +79,16 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 	if !strings.Contains(w.fields[apply.FOrgCode].err.Text, "校验位不符") {
 		t.Fatalf("credit code error: %q", w.fields[apply.FOrgCode].err.Text)
 	}
+	// A name character no font here prints is said beside the name, as it
+	// is left (a CJK Extension G character in no font of the PC); 䶮 and 𠮷 print.
+	set(apply.FHandlerName, "王\U00031328")
+	if msg := w.fields[apply.FHandlerName].err.Text; !strings.Contains(msg, "U+31328") || !strings.Contains(msg, "字库") {
+		t.Fatalf("unprintable name: %q", msg)
+	}
+	set(apply.FHandlerName, "刘䶮𠮷")
+	if msg := w.fields[apply.FHandlerName].err.Text; msg != "" {
+		t.Fatalf("a printable rare name: %q", msg)
+	}
 	set(apply.FOrgCode, "91350100M000100Y43")
 	if w.fields[apply.FOrgCode].err.Text != "" {
 		t.Fatalf("error not cleared: %q", w.fields[apply.FOrgCode].err.Text)
