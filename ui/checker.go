@@ -165,7 +165,7 @@ func (c *Checker) show(e *checkEntry, v material.Verdict) {
 	if !v.OK() {
 		status = T("check.fail")
 	}
-	facts := []string{strings.ToUpper(strings.Replace(string(in.Format), "jpeg", "jpg", 1))}
+	facts := []string{formatLabel(in.Format)}
 	if in.Width > 0 {
 		facts = append(facts, fmt.Sprintf("%d×%d", in.Width, in.Height))
 	}
@@ -256,4 +256,10 @@ func (c *Checker) clear() {
 	c.mu.Unlock()
 	c.list.RemoveAll()
 	c.list.Add(c.empty)
+}
+
+// formatLabel names a file format as applicants know it from file names:
+// JPG, PNG, PDF (not "jpeg").
+func formatLabel(f material.Format) string {
+	return strings.ToUpper(strings.Replace(string(f), "jpeg", "jpg", 1))
 }

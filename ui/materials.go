@@ -273,7 +273,7 @@ func (m *MaterialsStep) showVerdict(it *matItem, v material.Verdict) {
 		head = "✗ " + T("check.fail")
 	}
 	in := v.Info
-	facts := fmt.Sprintf("%s · %s · %d×%d · %.0f DPI · %.0f KB", it.name, in.Format, in.Width, in.Height, in.DPI, float64(in.Bytes)/1024)
+	facts := fmt.Sprintf("%s · %s · %d×%d · %.0f DPI · %.0f KB", it.name, formatLabel(in.Format), in.Width, in.Height, in.DPI, float64(in.Bytes)/1024)
 	text := head + " · " + facts
 	if p := problemText(v.Problems, m.j.lang); p != "" {
 		text += "\n" + p

@@ -41,6 +41,9 @@ type ScreenConfig struct {
 	Phone func(u string, form url.Values) error
 	// Render draws the print preview's pages (Options.Render).
 	Render func(ctx context.Context, pdf []byte) ([]image.Image, error)
+	// Inspect, when set, is given each screen on the UI thread instead of
+	// a screenshot being taken (the tests' walk through every screen).
+	Inspect func(name string, c fyne.Canvas) error
 }
 
 // RunScreens opens a real window, walks a scripted organisation applicant
@@ -81,6 +84,11 @@ type screenRun struct {
 // ImageMagick's import reads the window as composited on screen; Fyne's
 // own Canvas.Capture returned white frames with Mesa's software GL.
 func (r *screenRun) shot(name string) error {
+	if r.cfg.Inspect != nil {
+		var err error
+		on(func() { err = r.cfg.Inspect(name, r.w.Canvas()) })
+		return err
+	}
 	time.Sleep(700 * time.Millisecond)
 	on(func() {}) // the UI thread has drawn what was queued before
 	time.Sleep(300 * time.Millisecond)
@@ -117,8 +125,10 @@ func waitUI(what string, cond func() bool) error {
 }
 
 func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]string, error) {
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, err
+	if cfg.Inspect == nil {
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	c, err := client.New(client.Config{BaseURL: cfg.ServerURL})
 	if err != nil {

@@ -1,0 +1,192 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"certdesk/app/api"
+	"certdesk/app/apply"
+	"certdesk/app/server/devprov"
+	"certdesk/app/server/service"
+	"certdesk/token/softhsmtest"
+)
+
+// latinAllowed are the Latin words a Chinese screen may show: names of
+// products and standards, and units and terms Chinese applicants read in
+// Latin letters (the CA's own tutorial writes UKEY, PIN, DPI, KB).
+var latinAllowed = map[string]bool{
+	"UKEY": true, "PIN": true, "DPI": true, "KB": true, "MB": true, "JPG": true, "PDF": true,
+	"CertDesk": true, "CA": true, "USB": true, "WPS": true, "Adobe": true, "Reader": true,
+	"SimSun": true, "ExtB": true, "Windows": true, "RSA": true, "SHA": true, "SM": true, "PNG": true,
+}
+
+// latinWord is a run of Latin letters standing alone: not inside a token
+// with digits or the marks of an address, a file or an e-mail (application
+// numbers, serials, fingerprints, paths and URLs are data, not wording).
+var latinToken = regexp.MustCompile(`[A-Za-z0-9._@/:\\-]+`)
+var onlyLetters = regexp.MustCompile(`^[A-Za-z]{2,}$`)
+
+// hexBytes is a fingerprint or serial written as hex pairs.
+var hexBytes = regexp.MustCompile(`\b([0-9A-F]{2}[ :]){3,}[0-9A-F]{2}\b`)
+
+func latinWords(s string) []string {
+	s = hexBytes.ReplaceAllString(s, "")
+	var out []string
+	for _, tok := range latinToken.FindAllString(s, -1) {
+		for _, w := range strings.FieldsFunc(tok, func(r rune) bool { return r == '-' }) {
+			if onlyLetters.MatchString(w) && !strings.ContainsAny(tok, "0123456789@/:\\.") && !latinAllowed[w] {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// visibleTexts is every text drawn on the canvas that is not hidden, with
+// what the user typed left out (an entry's text is theirs; its
+// placeholder is ours).
+func visibleTexts(c fyne.Canvas) []string {
+	var out []string
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *widget.Entry:
+			if x.Text == "" {
+				out = append(out, x.PlaceHolder)
+			}
+			return
+		case *canvas.Text:
+			out = append(out, x.Text)
+			return
+		case *fyne.Container:
+			for _, ch := range x.Objects {
+				walk(ch)
+			}
+			return
+		case fyne.Widget:
+			for _, ch := range test.WidgetRenderer(x).Objects() {
+				walk(ch)
+			}
+		}
+	}
+	walk(c.Content())
+	for _, o := range c.Overlays().List() {
+		walk(o)
+	}
+	return out
+}
+
+// Every screen of the scripted journey, in Chinese, shows no Latin word
+// outside the allow-list (a newcomer found "(Select one)", No/Yes, CNY,
+// jpeg and raw launcher errors there).
+func TestNoEnglishOnChineseScreens(t *testing.T) {
+	srv, _ := devServer(t)
+	tk := softhsmtest.New(t, "ui-latin")
+	staff := service.Principal{AccountID: "latin", Role: api.RoleStaff}
+	win := test.NewTempWindow(t, nil)
+	win.Resize(fyne.NewSize(960, 680))
+	found := map[string][]string{} // word → screens
+	var screens []string
+	cfg := ScreenConfig{
+		ServerURL: srv.URL, Module: tk.ModulePath, PIN: tk.PIN, DataDir: t.TempDir(), Lang: apply.ZH,
+		Render: testRender,
+		Approve: func(ctx context.Context, id string) error {
+			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
+			return err
+		},
+		ConfirmTransfer: func(ctx context.Context, id string) error {
+			_, err := srv.Service.ConfirmTransfer(ctx, staff, id, "latin")
+			return err
+		},
+		Code: func(ctx context.Context, id string) (string, error) {
+			msgs, err := srv.Store.Messages(ctx, id, 50)
+			if err != nil {
+				return "", err
+			}
+			for _, m := range msgs {
+				if mm := regexp.MustCompile(`验证码:(\d{8})`).FindStringSubmatch(m.Body); mm != nil {
+					return mm[1], nil
+				}
+			}
+			return "", errors.New("no download code in the outbox")
+		},
+		Phone: func(u string, form url.Values) error { return devprov.Phone(u, form) },
+		Inspect: func(name string, c fyne.Canvas) error {
+			screens = append(screens, name)
+			for _, s := range visibleTexts(c) {
+				// Data, not wording: what the applicant typed, the UKEY's
+				// label, the issuing CA's name in the certificate.
+				for _, v := range screenForm {
+					s = strings.ReplaceAll(s, v, "")
+				}
+				s = strings.ReplaceAll(s, tk.Label, "")
+				if i := strings.Index(s, "颁发者"); i >= 0 {
+					s = s[:i]
+				}
+				for _, w := range latinWords(s) {
+					found[w] = append(found[w], fmt.Sprintf("%s: %q", name, s))
+				}
+			}
+			return nil
+		},
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := screenScript(context.Background(), win, cfg)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the screen walk did not finish")
+	}
+	if len(screens) < 17 {
+		t.Fatalf("walked %d screens, want all 17: %v", len(screens), screens)
+	}
+	words := make([]string, 0, len(found))
+	for w := range found {
+		words = append(words, w)
+	}
+	sort.Strings(words)
+	for _, w := range words {
+		t.Errorf("Latin word %q on a Chinese screen: %s", w, strings.Join(found[w], "; "))
+	}
+}
+
+func TestLatinWords(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string
+	}{
+		{"请插入 UKEY 并输入 PIN", ""},
+		{"(Select one)", "Select one"},
+		{"金额 500.00 CNY", "CNY"},
+		{"申请编号 3f9a2c1e · 文件 C:\\Users\\wang\\受理表.pdf · wang@example.com", ""},
+		{"https://ca.example.cn/api 扫码", ""},
+		{"No", "No"},
+		{"SimSun-ExtB", ""},
+		{"SHA-256 指纹: E5 EB 5E A9 38 BB", ""},
+	} {
+		if got := strings.Join(latinWords(c.in), " "); got != c.want {
+			t.Errorf("latinWords(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
