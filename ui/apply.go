@@ -81,7 +81,7 @@ type formField struct {
 	refused bool // err shows the server's refusal of a saved edit
 	def     apply.Field
 	box     *fyne.Container // label, input, error: hidden when inactive
-	err     *widget.Label
+	err     *errText
 	entry   *leaveEntry
 	sel     *widget.Select
 	check   *widget.Check
@@ -246,6 +246,10 @@ func (s *Apply) showForm() {
 	fields := map[string]*formField{}
 	list := container.NewVBox(widget.NewLabelWithStyle(s.kind.Label(s.lang)+" · "+T("apply.form"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		widget.NewLabel(T("apply.required")))
+	labelW := float32(0)
+	for _, def := range apply.Schema(s.kind) {
+		labelW = max(labelW, widget.NewLabel(def.Label.In(s.lang)+" *").MinSize().Width)
+	}
 	for _, def := range apply.Schema(s.kind) {
 		f := &formField{def: def, err: errLabel()}
 		label := def.Label.In(s.lang)
@@ -291,12 +295,10 @@ func (s *Apply) showForm() {
 			f.entry.SetPlaceHolder(def.Help.In(s.lang))
 			input = f.entry
 		}
-		items := []fyne.CanvasObject{}
-		if label != "" {
-			items = append(items, widget.NewLabel(label))
-		}
-		items = append(items, input, f.err)
-		f.box = container.NewVBox(items...)
+		// The label beside its input, in one column for all fields, and
+		// the message under the input taking no room until there is one:
+		// one field is one row, as on the paper form.
+		f.box = container.NewBorder(nil, nil, labelColumn(label, labelW), nil, container.NewVBox(input, f.err))
 		fields[key] = f
 		list.Add(f.box)
 	}
@@ -372,6 +374,31 @@ func (s *Apply) leave(key string) {
 		f.err.SetText("")
 	}
 	s.autosave()
+}
+
+// labelColumn is a field's label at the width of the widest: the inputs
+// line up in one column. A check box's label is its own ("" here).
+func labelColumn(label string, w float32) fyne.CanvasObject {
+	l := widget.NewLabel(label)
+	return container.New(minWidth(w), l)
+}
+
+// minWidth lays its objects out at least w wide.
+type minWidth float32
+
+func (m minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.Size{Width: float32(m)}
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
+
+func (m minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.Position{})
+		o.Resize(fyne.NewSize(size.Width, o.MinSize().Height))
+	}
 }
 
 // unprintable lists the characters of a printed field's value that no font

@@ -36,7 +36,7 @@ type DownloadStep struct {
 	btn      *widget.Button
 	progress *widget.ProgressBar
 	stages   []*widget.Label
-	err      *widget.Label
+	err      *errText
 	result   *widget.Label
 	content  fyne.CanvasObject
 	// Cert is the certificate installed, once verified.

@@ -27,7 +27,7 @@ type Login struct {
 	loginName, password *widget.Entry
 	regMobile, regEmail *widget.Entry
 	regPass, regPass2   *widget.Entry
-	loginErr, regErr    *widget.Label
+	loginErr, regErr    *errText
 	loginInfo           *widget.Label // good news on the login tab (registered), not in red
 	loginBtn, regBtn    *widget.Button
 	tabs                *container.AppTabs
@@ -77,11 +77,26 @@ func NewLogin(c *client.Client, l apply.Lang, log *slog.Logger, remembered strin
 	return s
 }
 
-func errLabel() *widget.Label {
-	l := widget.NewLabel("")
+func errLabel() *errText {
+	l := &errText{}
+	l.ExtendBaseWidget(l)
 	l.Importance = widget.DangerImportance
 	l.Wrapping = fyne.TextWrapWord
 	return l
+}
+
+// errText is the red message under an input. Empty, it takes no room: a
+// form of twenty fields had twenty blank lines between them, and the
+// wheel took three notches to pass one field.
+type errText struct {
+	widget.Label
+}
+
+func (e *errText) MinSize() fyne.Size {
+	if e.Text == "" {
+		return fyne.Size{}
+	}
+	return e.Label.MinSize()
 }
 
 // Content is the screen's root object.

@@ -30,7 +30,7 @@ type UKEYLogin struct {
 	pin      *widget.Entry
 	final    *widget.Check
 	btn      *widget.Button
-	err      *widget.Label
+	err      *errText
 	content  fyne.CanvasObject
 	finished chan struct{} // receives after each attempt, for tests
 }

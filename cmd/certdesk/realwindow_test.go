@@ -39,7 +39,11 @@ func TestRealWindowRegisterThenLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	x := &xwin{t: t, display: display, dir: t.TempDir()}
+	shots := os.Getenv("CERTDESK_SHOTS") // keep the screenshots there
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	x := &xwin{t: t, display: display, dir: shots}
 	x.find("证书助手")
 
 	x.expect("login", "手机号或电子邮箱", "密码", "注册")
@@ -58,6 +62,51 @@ func TestRealWindowRegisterThenLogin(t *testing.T) {
 	x.typeText("Zh3ngShu!2026")
 	x.key("Return")
 	x.expect("user-center", "用户中心", "申请单位证书")
+
+	// On to the form: one wheel notch scrolls it by at least one field.
+	x.click("申请单位证书")
+	x.expect("agreement", "电子认证服务协议", "我已阅读并同意上述协议")
+	x.click("我已阅读并同意上述协议")
+	x.expect("agreed", "同意并继续") // enabled (a disabled button is too faint to read)
+	x.click("同意并继续")
+	before := x.expect("form", "单位名称", "统一社会信用代码", "经办人姓名")
+	row := x.lineY(before, "统一社会信用代码") - x.lineY(before, "单位名称")
+	ref := x.lineY(before, "经办人姓名")
+	x.run("xdotool", "mousemove", "--window", x.id, "500", "300", "click", "5")
+	time.Sleep(700 * time.Millisecond)
+	after := x.shot("form-after-notch")
+	moved := ref - x.lineY(after, "经办人姓名")
+	t.Logf("one wheel notch moved the form %d px; a field is %d px", moved, row)
+	if row <= 0 || moved < row {
+		t.Errorf("one wheel notch scrolled the form %d px, less than one field (%d px)", moved, row)
+	}
+}
+
+// lineY is the top of the first line of text that starts with label, in
+// window pixels.
+func (x *xwin) lineY(words []ocrWord, label string) int {
+	x.t.Helper()
+	for _, l := range groupLines(words) {
+		if strings.HasPrefix(squeeze(l.text), label) {
+			return l.y
+		}
+	}
+	x.t.Fatalf("no line starting %q on screen (screenshots in %s)", label, x.dir)
+	return 0
+}
+
+// groupLines joins the words OCR put on one line, with the line's top.
+func groupLines(words []ocrWord) []ocrWord {
+	var lines []ocrWord
+	for _, w := range words {
+		if n := len(lines); n > 0 && lines[n-1].line == w.line {
+			lines[n-1].text += w.text
+			lines[n-1].y = min(lines[n-1].y, w.y)
+			continue
+		}
+		lines = append(lines, w)
+	}
+	return lines
 }
 
 type xwin struct {
@@ -97,6 +146,7 @@ func (x *xwin) find(title string) {
 type ocrWord struct {
 	text       string
 	x, y, w, h int
+	line       string // block, paragraph and line numbers
 }
 
 // shot saves the window and reads it back: the words with their boxes in
@@ -106,20 +156,25 @@ func (x *xwin) shot(name string) []ocrWord {
 	x.n++
 	png := filepath.Join(x.dir, fmt.Sprintf("%02d-%s.png", x.n, name))
 	x.run("import", "-window", x.id, png)
-	big := png + ".2x.png"
-	x.run("convert", png, "-resize", "200%", big)
-	tsv := x.run("tesseract", big, "-", "-l", "chi_sim", "tsv")
 	var words []ocrWord
-	for _, line := range strings.Split(tsv, "\n")[1:] {
-		f := strings.Split(line, "\t")
-		if len(f) < 12 || strings.TrimSpace(f[11]) == "" {
-			continue
+	// Read twice: as it is, and its red channel alone, where white on the
+	// blue primary button stands out (green and red text stand out in the
+	// first).
+	for i, filter := range [][]string{{"-resize", "200%"}, {"-resize", "200%", "-channel", "R", "-separate"}} {
+		big := fmt.Sprintf("%s.ocr%d.png", png, i)
+		x.run("convert", append(append([]string{png}, filter...), big)...)
+		tsv := x.run("tesseract", big, "-", "-l", "chi_sim", "tsv")
+		for _, line := range strings.Split(tsv, "\n")[1:] {
+			f := strings.Split(line, "\t")
+			if len(f) < 12 || strings.TrimSpace(f[11]) == "" {
+				continue
+			}
+			n := make([]int, 4)
+			for i := range n {
+				n[i], _ = strconv.Atoi(f[6+i])
+			}
+			words = append(words, ocrWord{strings.TrimSpace(f[11]), n[0] / 2, n[1] / 2, n[2] / 2, n[3] / 2, fmt.Sprint(i, ".", f[2], ".", f[3], ".", f[4])})
 		}
-		n := make([]int, 4)
-		for i := range n {
-			n[i], _ = strconv.Atoi(f[6+i])
-		}
-		words = append(words, ocrWord{strings.TrimSpace(f[11]), n[0] / 2, n[1] / 2, n[2] / 2, n[3] / 2})
 	}
 	return words
 }
@@ -163,21 +218,35 @@ func (x *xwin) expect(name string, want ...string) []ocrWord {
 	}
 }
 
-// click clicks the topmost word that reads as label.
+// click clicks the topmost text that reads as label, which OCR may have
+// split over several words of a line.
 func (x *xwin) click(label string) {
 	x.t.Helper()
-	words := x.shot("before-click-" + label)
-	best := -1
-	for i, w := range words {
-		if squeeze(w.text) == label && (best < 0 || w.y < words[best].y) {
-			best = i
+	words := x.shot("before-click")
+	want := squeeze(label)
+	var hit *ocrWord
+	for i := 0; i < len(words); i++ {
+		// Words i..j of one line that together read label.
+		text := ""
+		for j := i; j < len(words) && words[j].line == words[i].line; j++ {
+			text += squeeze(words[j].text)
+			if strings.Contains(text, want) {
+				first, last := words[i], words[j]
+				c := ocrWord{x: first.x, y: min(first.y, last.y), w: last.x + last.w - first.x, h: max(first.h, last.h)}
+				if hit == nil || c.y < hit.y {
+					hit = &c
+				}
+				break
+			}
+			if !strings.HasPrefix(want, text) && !strings.Contains(text, want[:min(len(want), len(text))]) {
+				break
+			}
 		}
 	}
-	if best < 0 {
-		x.t.Fatalf("no %q on screen to click", label)
+	if hit == nil {
+		x.t.Fatalf("no %q on screen to click (screenshots in %s)", label, x.dir)
 	}
-	w := words[best]
-	x.run("xdotool", "mousemove", "--window", x.id, strconv.Itoa(w.x+w.w/2), strconv.Itoa(w.y+w.h/2), "click", "1")
+	x.run("xdotool", "mousemove", "--window", x.id, strconv.Itoa(hit.x+hit.w/2), strconv.Itoa(hit.y+hit.h/2), "click", "1")
 	time.Sleep(300 * time.Millisecond)
 }
 
