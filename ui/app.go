@@ -326,8 +326,10 @@ func (s *Shell) showCenter() {
 					c.status.SetText(explain(err, s.opts.Lang))
 					return
 				}
-				c.status.SetText(T("apply.printed", map[string]any{"Path": path}))
-				openFile(path)
+				c.status.SetText(T("apply.printed", map[string]any{"Path": path}) + " " + T("print.handed"))
+				if err := printFile(path); err != nil {
+					c.status.SetText(err.Error())
+				}
 			})
 		}()
 	}

@@ -609,9 +609,11 @@ func (s *Apply) showPrint() {
 			info := widget.NewLabel(T("apply.printed", map[string]any{"Path": path}))
 			info.Wrapping = fyne.TextWrapWord
 			open := widget.NewButton(T("apply.open"), func() {
-				if err := openFile(path); err != nil {
+				if err := printFile(path); err != nil {
 					s.status.SetText(err.Error())
+					return
 				}
+				s.status.SetText(T("print.handed"))
 			})
 			open.Importance = widget.HighImportance
 			steps := widget.NewLabel(T("apply.printsteps"))

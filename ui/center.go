@@ -133,7 +133,7 @@ func (s *Center) show(id string) {
 			fmt.Fprintf(&b, "%s: %s\n\n", T("center.fee"), money(a.Fee.TotalFen, s.lang))
 			b.WriteString(T("center.history") + ":\n")
 			for _, h := range a.History {
-				fmt.Fprintf(&b, "  %s  %s\n", h.At.Local().Format("2006-01-02 15:04"), h.To.Label(s.lang))
+				fmt.Fprintf(&b, "  %s  %s → %s\n", h.At.Local().Format("2006-01-02 15:04"), h.Describe(s.lang), h.To.Label(s.lang))
 			}
 			s.detail.SetText(b.String())
 			s.setActions(a)

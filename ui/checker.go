@@ -85,16 +85,10 @@ func (c *Checker) rule() apply.MaterialRule {
 }
 
 func (c *Checker) chooseFiles() {
-	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
-		if err != nil || rc == nil {
-			return
-		}
-		defer rc.Close()
-		c.addReader(rc.URI(), rc)
-	}, c.win)
-	// No extension filter: a PNG or HEIC renamed .jpg, or a photo saved as
-	// .jpeg.JPG, must still reach the checker to be told what it really is.
-	d.Show()
+	// No extension filter that hides files: a PNG or HEIC renamed .jpg, or
+	// a photo saved as .jpeg.JPG, must still reach the checker to be told
+	// what it really is.
+	chooseFile(c.win, T("check.choose"), func(path string) { c.AddURIs([]fyne.URI{fileURI(path)}) })
 }
 
 // AddURIs checks dropped files.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"image/color"
 	"io"
+	"os"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -102,19 +103,21 @@ func (v *DiagView) show(r diag.Report) {
 }
 
 func (v *DiagView) export() {
-	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
-		if err != nil || wc == nil {
-			return
+	name := "certdesk-support-" + time.Now().Format("20060102-1504") + ".zip"
+	chooseSave(v.win, T("diag.export"), name, func(path string) {
+		f, err := os.Create(path)
+		if err == nil {
+			err = v.opts.Bundle(f, v.report)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
 		}
-		defer wc.Close()
-		if err := v.opts.Bundle(wc, v.report); err != nil {
+		if err != nil {
 			dialog.ShowError(err, v.win)
 			return
 		}
-		dialog.ShowInformation(T("diag.export"), T("diag.exported", map[string]any{"Path": wc.URI().Path()}), v.win)
-	}, v.win)
-	d.SetFileName("certdesk-support-" + time.Now().Format("20060102-1504") + ".zip")
-	d.Show()
+		dialog.ShowInformation(T("diag.export"), T("diag.exported", map[string]any{"Path": path}), v.win)
+	})
 }
 
 // RunDiag opens the diagnostic window (`certdesk --diag`) and blocks until

@@ -319,8 +319,10 @@ func (j *Journey) printForm() {
 				j.status.SetText(explain(err, j.lang))
 				return
 			}
-			j.status.SetText(T("apply.printed", map[string]any{"Path": path}))
-			openFile(path)
+			j.status.SetText(T("apply.printed", map[string]any{"Path": path}) + " " + T("print.handed"))
+			if err := printFile(path); err != nil {
+				j.status.SetText(err.Error())
+			}
 		})
 	}()
 }

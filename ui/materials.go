@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/widget"
 
@@ -163,19 +163,14 @@ func (m *MaterialsStep) newItem(r apply.MaterialRule) *matItem {
 }
 
 func (m *MaterialsStep) choose(it *matItem) {
-	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
-		if err != nil || rc == nil {
-			return
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	chooseFile(m.j.win, T("mat.choose"), func(path string) {
+		b, err := readChosen(path, 64<<20)
 		if err != nil {
 			it.verdict.SetText(T("check.readerror", map[string]any{"Err": err}))
 			return
 		}
-		m.Add(it.rule.Type, rc.URI().Name(), b)
-	}, m.j.win)
-	d.Show()
+		m.Add(it.rule.Type, filepath.Base(path), b)
+	})
 }
 
 // Drop takes files dropped on the window: each goes to the item it was

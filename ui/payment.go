@@ -3,12 +3,11 @@ package ui
 import (
 	"context"
 	"errors"
-	"io"
+	"path/filepath"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
@@ -181,17 +180,11 @@ func (p *PaymentStep) follow() {
 }
 
 func (p *PaymentStep) chooseVoucher() {
-	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
-		if err != nil || rc == nil {
-			return
+	chooseFile(p.j.win, T("mat.choose"), func(path string) {
+		if b, err := readChosen(path, 64<<20); err == nil {
+			p.UploadVoucher(filepath.Base(path), b)
 		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
-		if err == nil {
-			p.UploadVoucher(rc.URI().Name(), b)
-		}
-	}, p.j.win)
-	d.Show()
+	})
 }
 
 // UploadVoucher checks the voucher scan (fixing it when it can) and sends it.

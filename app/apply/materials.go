@@ -176,3 +176,24 @@ func PaperMaterials(k Kind, handlerIsApplicant bool) []PaperMaterial {
 	ps = append(ps, PaperMaterial{Text{"经办人有效证件原件", "The handler's original ID document"}, Text{"到受理点时出示,用于身份查验", "Shown at the service point for identity checks"}})
 	return ps
 }
+
+var materialNames = map[MaterialType]Text{
+	MatAcceptanceForm:   {"数字证书业务受理表", "Acceptance form"},
+	MatOrgLicense:       {"单位有效证件", "Organisation's licence"},
+	MatAuthorization:    {"授权委托书", "Letter of authorisation"},
+	MatApplicantID:      {"申请人有效证件", "Applicant's ID document"},
+	MatHandlerID:        {"经办人有效证件", "Handler's ID document"},
+	MatSealImprint:      {"签章印模", "Seal imprint"},
+	MatSignatureImprint: {"签名印模", "Signature imprint"},
+	MatSpare:            {"备用材料", "Additional material"},
+	MatPaymentVoucher:   {"缴费凭证", "Payment voucher"},
+}
+
+// Label names the material for people (the reviewer's listing; the
+// applicant's screens use each rule's own label).
+func (t MaterialType) Label(lang Lang) string {
+	if n, ok := materialNames[t]; ok {
+		return n.In(lang)
+	}
+	return string(t)
+}

@@ -272,3 +272,41 @@ func NextAction(s State) Text {
 	}
 	return Text{"无需操作", "Nothing to do"}
 }
+
+var eventLabels = map[Event]Text{
+	EvSubmit:              {"提交申请表", "Form submitted"},
+	EvModify:              {"修改申请表", "Form changed"},
+	EvMaterialsComplete:   {"材料齐全", "Materials complete"},
+	EvMaterialsIncomplete: {"材料不全", "Materials incomplete"},
+	EvIdentityVerified:    {"身份识别通过", "Identity verified"},
+	EvStartPayment:        {"开始缴费", "Payment started"},
+	EvStartReview:         {"开始审核", "Review started"},
+	EvApprove:             {"审核通过", "Approved"},
+	EvReject:              {"审核退回", "Returned for correction"},
+	EvResubmit:            {"重新提交", "Submitted again"},
+	EvIssue:               {"证书已下载到 UKEY", "Certificate installed on the UKEY"},
+	EvCancel:              {"取消申请", "Cancelled"},
+	EvRevoke:              {"证书吊销", "Certificate revoked"},
+}
+
+// Label names the step for people.
+func (e Event) Label(lang Lang) string {
+	if t, ok := eventLabels[e]; ok {
+		return t.In(lang)
+	}
+	return string(e)
+}
+
+// Describe words a history entry for the applicant or the reviewer: the
+// step, and for a payment how it was paid — the payment provider's notify
+// (the system) confirms an online payment, staff confirm a bank transfer;
+// an Alipay payment must never read as a transfer.
+func (h HistoryEntry) Describe(lang Lang) string {
+	if h.Event == EvConfirmPayment {
+		if h.Actor == ActorStaff {
+			return Text{"工作人员确认转账到账", "Bank transfer confirmed by staff"}.In(lang)
+		}
+		return Text{"在线支付成功", "Paid online"}.In(lang)
+	}
+	return h.Event.Label(lang)
+}

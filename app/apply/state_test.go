@@ -231,3 +231,22 @@ func TestFees(t *testing.T) {
 		t.Errorf("a schedule without the personal fee must be refused")
 	}
 }
+
+func TestHistoryDescribesHowItWasPaid(t *testing.T) {
+	online := HistoryEntry{Event: EvConfirmPayment, Actor: ActorSystem, Note: "alipay trade 2026"}
+	transfer := HistoryEntry{Event: EvConfirmPayment, Actor: ActorStaff, Note: "回单 123"}
+	if got := online.Describe(ZH); got != "在线支付成功" {
+		t.Errorf("online payment reads %q", got)
+	}
+	if got := transfer.Describe(ZH); got != "工作人员确认转账到账" {
+		t.Errorf("transfer reads %q", got)
+	}
+	for ev := range eventLabels {
+		if (HistoryEntry{Event: ev}).Describe(ZH) == string(ev) {
+			t.Errorf("%s has no Chinese label", ev)
+		}
+	}
+	if (HistoryEntry{Event: EvApprove}).Describe(EN) != "Approved" {
+		t.Error("English label")
+	}
+}

@@ -81,3 +81,22 @@ func CheckValuesText(k Kind, v Values) FieldErrors {
 func (f *Field) invisible(v string) *FieldError {
 	return CheckText(f.Key, f.Label, strings.Trim(v, " \t\r\n"))
 }
+
+// Display is a stored value as people read it: a choice's label instead of
+// its code (居民身份证, not resident), 是/否 for a tick box.
+func (f *Field) Display(v string, lang Lang) string {
+	switch f.Type {
+	case TypeBool:
+		if v == "true" {
+			return Text{"是", "Yes"}.In(lang)
+		}
+		return Text{"否", "No"}.In(lang)
+	case TypeChoice:
+		for _, c := range f.Choices {
+			if c.Value == v {
+				return c.Label.In(lang)
+			}
+		}
+	}
+	return v
+}

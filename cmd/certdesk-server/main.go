@@ -266,8 +266,8 @@ func printApplication(w io.Writer, a *api.Application, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "%s  %s  %s\n", a.ID, a.Kind.Label(apply.ZH), a.State.Label(apply.ZH))
 	for _, f := range apply.Schema(a.Kind) {
-		if v := a.Form[f.Key]; v != "" {
-			fmt.Fprintf(w, "  %-12s %s\n", f.Label.ZH, v)
+		if v := a.Form[f.Key]; v != "" && f.Type != apply.TypeSecret {
+			fmt.Fprintf(w, "  %-12s %s\n", f.Label.ZH, f.Display(v, apply.ZH))
 		}
 	}
 	if a.RejectReason != "" {
@@ -275,13 +275,25 @@ func printApplication(w io.Writer, a *api.Application, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "  材料 %d 份:\n", len(a.Materials))
 	for _, m := range a.Materials {
-		fmt.Fprintf(w, "    %-18s %d×%d %.0f DPI %d KB sha256:%s\n", m.Type, m.Width, m.Height, m.DPI, m.Bytes/1024, m.SHA256[:12])
+		fmt.Fprintf(w, "    %-18s %d×%d %.0f DPI %d KB sha256:%s\n", m.Type.Label(apply.ZH), m.Width, m.Height, m.DPI, m.Bytes/1024, m.SHA256[:12])
 	}
 	fmt.Fprintln(w, "  历史:")
 	for _, h := range a.History {
-		fmt.Fprintf(w, "    %s  %-20s %s → %s  %s:%s %s\n", h.At.Local().Format("2006-01-02 15:04:05"), h.Event, h.From, h.To, h.Actor, h.ActorID, h.Note)
+		fmt.Fprintf(w, "    %s  %s(%s → %s)%s:%s %s\n", h.At.Local().Format("2006-01-02 15:04:05"), h.Describe(apply.ZH), h.From.Label(apply.ZH), h.To.Label(apply.ZH), actorLabel(h.Actor), h.ActorID, h.Note)
 	}
 	return nil
+}
+
+func actorLabel(a apply.Actor) string {
+	switch a {
+	case apply.ActorApplicant:
+		return "申请人"
+	case apply.ActorStaff:
+		return "工作人员"
+	case apply.ActorSystem:
+		return "系统"
+	}
+	return string(a)
 }
 
 type stringList []string

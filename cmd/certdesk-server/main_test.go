@@ -74,7 +74,7 @@ func TestStaffCommands(t *testing.T) {
 		t.Fatalf("reject without reason: %d %s", code, errs)
 	}
 	code, out, errs = cli("", "review", "reject", a.ID, "--reason", "授权委托书未盖章")
-	if code != 0 || !strings.Contains(out, "审核未通过") || !strings.Contains(out, "授权委托书未盖章") || !strings.Contains(out, "staff:cli:") {
+	if code != 0 || !strings.Contains(out, "审核未通过") || !strings.Contains(out, "授权委托书未盖章") || !strings.Contains(out, "工作人员:cli:") || strings.Contains(out, "resident") || !strings.Contains(out, "居民身份证") {
 		t.Fatalf("reject: %d %s %s", code, out, errs)
 	}
 	if code, _, errs := cli("", "review", "approve", a.ID); code != 1 || !strings.Contains(errs, "不能执行此操作") {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,11 @@ import (
 // "typed-hex HEX" with "ime-placements K taken M": how often the input
 // method's windows were moved to the caret meanwhile, and how many of
 // those imm32 took.
+//
+// With CERTDESK_PROBE_PICK=TITLE it opens the system's file dialog titled
+// TITLE, as 选择文件… does, and reports "picked PATH" when a file is chosen
+// ("pick-cancelled", "pick-error ERR" otherwise): the smoke test types a
+// path into Windows' dialog from outside, as a user would.
 func probe(w io.Writer, input *ui.InputProbe, placed, took *atomic.Int64) func(quit func()) {
 	return func(quit func()) {
 		fmt.Fprintln(w, "first-frame")
@@ -52,6 +58,16 @@ func probe(w io.Writer, input *ui.InputProbe, placed, took *atomic.Int64) func(q
 				time.Sleep(200 * time.Millisecond) // anything beyond arrives too
 				fmt.Fprintln(w, "typed-hex", hex.EncodeToString([]byte(input.Text())))
 				fmt.Fprintln(w, "ime-placements", placed.Load(), "taken", took.Load())
+			}
+		}
+		if title := os.Getenv("CERTDESK_PROBE_PICK"); title != "" {
+			switch p, err := ui.PickFile(title); {
+			case err == nil:
+				fmt.Fprintln(w, "picked", p)
+			case errors.Is(err, ui.ErrPickCancelled):
+				fmt.Fprintln(w, "pick-cancelled")
+			default:
+				fmt.Fprintln(w, "pick-error", err)
 			}
 		}
 		time.Sleep(3 * time.Second)
