@@ -225,8 +225,10 @@ for _ in $(seq 600); do
 done
 [ -n "$dlg" ] || fail "no open dialog titled certdesk-pick-probe in 120 s"
 sleep 2 # the dialog lists the folder
-import -display ":$n" -window root "$run/pick.png"
+xdotool windowfocus --sync "$dlg" # no window manager under Xvfb gives it the focus
 xdotool type --delay 30 'Z:\mnt\run\pass.jpg'
+sleep 0.5
+import -display ":$n" -window root "$run/pick.png"
 xdotool key Return
 wait "$pid" || fail "certdesk exited $? after the dialog"
 picked=$(sed -n 's/^picked //p' "$run/pick.err" | tr -d '\r')
