@@ -82,7 +82,7 @@ func (v *DiagView) show(r diag.Report) {
 		title := widget.NewLabelWithStyle(c.Title.In(l), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		body := container.NewVBox()
 		if c.Detail != "" {
-			d := widget.NewLabel(c.Detail)
+			d := widget.NewLabel(c.DetailIn(l))
 			d.Wrapping = fyne.TextWrapWord
 			body.Add(d)
 		}

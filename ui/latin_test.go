@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/diag"
 	"certdesk/app/server/devprov"
 	"certdesk/app/server/service"
 	"certdesk/token/softhsmtest"
@@ -29,7 +31,7 @@ import (
 var latinAllowed = map[string]bool{
 	"UKEY": true, "PIN": true, "DPI": true, "KB": true, "MB": true, "JPG": true, "PDF": true,
 	"CertDesk": true, "CA": true, "USB": true, "WPS": true, "Adobe": true, "Reader": true,
-	"SimSun": true, "ExtB": true, "Windows": true, "RSA": true, "SHA": true, "SM": true, "PNG": true,
+	"SimSun": true, "ExtB": true, "certdesk": true, "GB": true, "PKCS": true, "HTTP": true, "HTTPS": true, "TLS": true, "Windows": true, "RSA": true, "SHA": true, "SM": true, "PNG": true,
 }
 
 // latinWord is a run of Latin letters standing alone: not inside a token
@@ -45,6 +47,9 @@ func latinWords(s string) []string {
 	s = hexBytes.ReplaceAllString(s, "")
 	var out []string
 	for _, tok := range latinToken.FindAllString(s, -1) {
+		if strings.HasPrefix(tok, "certdesk-") {
+			continue // our programs' file names
+		}
 		for _, w := range strings.FieldsFunc(tok, func(r rune) bool { return r == '-' }) {
 			if onlyLetters.MatchString(w) && !strings.ContainsAny(tok, "0123456789@/:\\.") && !latinAllowed[w] {
 				out = append(out, w)
@@ -188,5 +193,43 @@ func TestLatinWords(t *testing.T) {
 		if got := strings.Join(latinWords(c.in), " "); got != c.want {
 			t.Errorf("latinWords(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// The diagnostic window in Chinese: every check's title, detail and fix
+// in Chinese (the details were English), against a real server, a real
+// SoftHSM2 UKEY and a local store with a queued upload.
+func TestDiagViewInChinese(t *testing.T) {
+	srv, _ := devServer(t)
+	tk := softhsmtest.New(t, "ui-diag")
+	win := test.NewTempWindow(t, nil)
+	env := diag.Env{Version: "1.0.0", DataDir: t.TempDir(), ServerURL: srv.URL, Embedded: true,
+		Modules: []string{tk.ModulePath}, Local: &diag.Local{Drafts: 1, QueuedUploads: 2}, Helpers: []string{"/nonexistent/certdesk-preview"}}
+	done := make(chan diag.Report, 1)
+	v := NewDiagView(win, DiagOptions{Lang: apply.ZH, Run: func(ctx context.Context) diag.Report {
+		r := diag.Run(ctx, env)
+		done <- r
+		return r
+	}})
+	win.SetContent(v.Content())
+	v.Refresh(context.Background())
+	r := <-done
+	eventually(t, "the checks shown", func() bool { return len(v.list.Objects) >= len(r.Checks) })
+	var bad []string
+	uiMu.Lock()
+	texts := visibleTexts(win.Canvas())
+	uiMu.Unlock()
+	for _, s := range texts {
+		// Data: the UKEY's label and model, the operating system's name.
+		s = strings.ReplaceAll(strings.ReplaceAll(s, tk.Label, ""), "SoftHSM", "")
+		if strings.HasPrefix(s, runtime.GOOS+" ") || strings.Contains(s, "bookworm") {
+			continue
+		}
+		if w := latinWords(s); len(w) > 0 {
+			bad = append(bad, fmt.Sprintf("%v in %q", w, s))
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("English in the Chinese diagnostic window:\n%s", strings.Join(bad, "\n"))
 	}
 }

@@ -59,6 +59,7 @@ func (s State) Terminal() bool { return s == StateCancelled || s == StateRevoked
 type Event string
 
 const (
+	EvCreate              Event = "create"               // application started (the agreement accepted)
 	EvSubmit              Event = "submit"               // form sent (提交数据)
 	EvModify              Event = "modify"               // form changed (修改证书申请)
 	EvMaterialsComplete   Event = "materials_complete"   // every required material valid
@@ -274,6 +275,7 @@ func NextAction(s State) Text {
 }
 
 var eventLabels = map[Event]Text{
+	EvCreate:              {"新建申请(同意服务协议)", "Application started (agreement accepted)"},
 	EvSubmit:              {"提交申请表", "Form submitted"},
 	EvModify:              {"修改申请表", "Form changed"},
 	EvMaterialsComplete:   {"材料齐全", "Materials complete"},

@@ -36,10 +36,21 @@ type Check struct {
 	ID     string     `json:"id"`
 	Title  apply.Text `json:"title"`
 	Level  Level      `json:"level"`
-	Detail string     `json:"detail"`
-	Fix    apply.Text `json:"fix,omitempty"`
+	Detail string     `json:"detail"` // English: the support bundle's and --json's
+	// DetailZH is Detail worded for the Chinese window; empty when Detail
+	// has no words to translate (versions, paths, numbers).
+	DetailZH string     `json:"detail_zh,omitempty"`
+	Fix      apply.Text `json:"fix,omitempty"`
 	// Data carries machine-readable facts (modules, tokens, certificates).
 	Data any `json:"data,omitempty"`
+}
+
+// DetailIn is the detail in the window's language.
+func (c Check) DetailIn(l apply.Lang) string {
+	if l == apply.ZH && c.DetailZH != "" {
+		return c.DetailZH
+	}
+	return c.Detail
 }
 
 // Report is every check, in a fixed order.
@@ -128,6 +139,7 @@ func helperCheck(env Env) Check {
 	}
 	c.Level = Yellow
 	c.Detail = "missing: " + strings.Join(missing, ", ")
+	c.DetailZH = "缺少:" + strings.Join(missing, "、")
 	c.Fix = apply.Text{
 		ZH: "打印预览组件(" + strings.Join(missing, "、") + ")缺失:受理表仍可打开打印,但窗口内不能预览。请重新安装证书助手;若杀毒软件隔离了该文件,请恢复并加入信任。",
 		EN: "The print preview component (" + strings.Join(missing, ", ") + ") is missing: the form still opens and prints, but is not previewed in the window. Reinstall CertDesk; if security software quarantined the file, restore it and allow it."}
@@ -163,6 +175,7 @@ func dataDirCheck(env Env) Check {
 	}
 	if err == nil {
 		c.Detail = fmt.Sprintf("%s · %.1f GB free", env.DataDir, float64(free)/(1<<30))
+		c.DetailZH = fmt.Sprintf("%s · 可用 %.1f GB", env.DataDir, float64(free)/(1<<30))
 	}
 	return c
 }
@@ -172,8 +185,8 @@ func serverChecks(ctx context.Context, env Env) []Check {
 	reach := Check{ID: "server", Title: apply.Text{ZH: "服务器连接", EN: "Server connection"}}
 	clock := Check{ID: "clock", Title: apply.Text{ZH: "系统时间", EN: "System clock"}}
 	if env.ServerURL == "" {
-		reach.Level, reach.Detail = Yellow, "no server configured"
-		clock.Level, clock.Detail = Yellow, "not compared"
+		reach.Level, reach.Detail, reach.DetailZH = Yellow, "no server configured", "未设置服务器地址"
+		clock.Level, clock.Detail, clock.DetailZH = Yellow, "not compared", "未比对"
 		return []Check{reach, clock}
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(env.ServerURL, "/")+"/readyz", nil)
@@ -189,7 +202,7 @@ func serverChecks(ctx context.Context, env Env) []Check {
 		default:
 			reach.Fix = apply.Text{ZH: "无法连接服务器:请检查网络,或稍后再试;公司网络请确认未屏蔽该地址", EN: "Cannot reach the server: check the network or try later; on a company network make sure the address is not blocked"}
 		}
-		clock.Level, clock.Detail = Yellow, "not compared (no answer)"
+		clock.Level, clock.Detail, clock.DetailZH = Yellow, "not compared (no answer)", "未比对(服务器无应答)"
 		return []Check{reach, clock}
 	}
 	res.Body.Close()
@@ -199,6 +212,11 @@ func serverChecks(ctx context.Context, env Env) []Check {
 		tlsInfo = tlsVersion(res.TLS.Version)
 	}
 	reach.Detail = fmt.Sprintf("%s · %s · %d · %d ms", env.ServerURL, tlsInfo, res.StatusCode, rtt.Milliseconds())
+	tlsZH := tlsInfo
+	if res.TLS == nil {
+		tlsZH = "未加密"
+	}
+	reach.DetailZH = fmt.Sprintf("%s · %s · %d · %d 毫秒", env.ServerURL, tlsZH, res.StatusCode, rtt.Milliseconds())
 	switch {
 	case res.StatusCode != http.StatusOK:
 		reach.Level = Yellow
@@ -211,11 +229,12 @@ func serverChecks(ctx context.Context, env Env) []Check {
 	}
 	date, err := http.ParseTime(res.Header.Get("Date"))
 	if err != nil {
-		clock.Level, clock.Detail = Yellow, "the server sent no Date"
+		clock.Level, clock.Detail, clock.DetailZH = Yellow, "the server sent no Date", "服务器没有返回时间"
 		return []Check{reach, clock}
 	}
 	skew := env.Now().Sub(date.Add(rtt / 2)).Round(time.Second)
 	clock.Detail = fmt.Sprintf("%+v against the server", skew)
+	clock.DetailZH = fmt.Sprintf("与服务器相差 %v", skew)
 	switch abs := max(skew, -skew); {
 	case abs > 5*time.Minute:
 		clock.Level = Red
@@ -364,34 +383,40 @@ func tokenChecks(env Env) []Check {
 
 	toks.Data = all
 	toks.Level = Green
-	var tl []string
+	var tl, tz []string
 	for _, t := range all {
 		s := fmt.Sprintf("%s (%s, %s) · %d mechanisms", t.Label, t.Serial, t.Model, len(t.Mechanisms))
+		z := fmt.Sprintf("%s(序列号 %s,型号 %s)· 支持 %d 种算法", t.Label, t.Serial, t.Model, len(t.Mechanisms))
 		switch {
 		case t.Flags.PINLocked:
 			s += " · PIN LOCKED"
+			z += " · PIN 已锁定"
 			toks.Level = Red
 			toks.Fix = apply.Text{ZH: "UKEY 的 PIN 已锁定:请携带 UKEY 和有效证件到 CA 解锁", EN: "The UKEY's PIN is locked: bring the UKEY and your ID to the CA to unlock it"}
 		case t.Flags.PINFinalTry:
 			s += " · PIN final try"
+			z += " · PIN 只剩最后一次机会"
 			if toks.Level != Red {
 				toks.Level = Yellow
 				toks.Fix = apply.Text{ZH: "再输错一次 PIN 就会锁定 UKEY,请确认 PIN 后再输入", EN: "One more wrong PIN locks the UKEY: be sure of the PIN before typing it"}
 			}
 		case t.Flags.PINCountLow:
 			s += " · PIN count low"
+			z += " · 最近输错过 PIN"
 			if toks.Level == Green {
 				toks.Level = Yellow
 				toks.Fix = apply.Text{ZH: "最近输错过 PIN,请小心输入", EN: "A wrong PIN was entered recently: type it carefully"}
 			}
 		}
 		tl = append(tl, s)
+		tz = append(tz, z)
 	}
 	if len(all) == 0 {
 		toks.Level = Red
 		toks.Fix = apply.Text{ZH: "没有检测到 UKEY:请插入 UKEY,换一个 USB 口再试;仍不行请重新安装驱动", EN: "No UKEY detected: plug it in, try another USB port, then reinstall the driver"}
 	}
 	toks.Detail = strings.Join(tl, "\n")
+	toks.DetailZH = strings.Join(tz, "\n")
 
 	certs.Level = Green
 	var cl []string
@@ -417,7 +442,7 @@ func tokenChecks(env Env) []Check {
 	sort.Strings(cl)
 	certs.Detail = strings.Join(cl, "\n")
 	if len(cl) == 0 {
-		certs.Detail = "none"
+		certs.Detail, certs.DetailZH = "none", "无"
 	}
 	return []Check{mods, toks, certs}
 }
@@ -425,10 +450,11 @@ func tokenChecks(env Env) []Check {
 func localCheck(env Env) Check {
 	c := Check{ID: "local", Title: apply.Text{ZH: "本机草稿与待上传材料", EN: "Local drafts and queued uploads"}, Level: Green}
 	if env.Local == nil {
-		c.Detail = "no local store"
+		c.Detail, c.DetailZH = "no local store", "没有本地存储"
 		return c
 	}
 	c.Detail = fmt.Sprintf("%d unsent drafts · %d queued uploads · %d failed uploads", env.Local.Drafts, env.Local.QueuedUploads, env.Local.FailedUploads)
+	c.DetailZH = fmt.Sprintf("未同步的草稿 %d 份 · 等待上传 %d 份 · 上传失败 %d 份", env.Local.Drafts, env.Local.QueuedUploads, env.Local.FailedUploads)
 	switch {
 	case env.Local.FailedUploads > 0:
 		c.Level = Yellow
@@ -445,7 +471,7 @@ func logCheck(env Env) Check {
 	c := Check{ID: "log", Title: apply.Text{ZH: "最近的错误", EN: "Recent errors"}, Level: Green}
 	lines := RecentErrors(env.LogFile, 10)
 	if len(lines) == 0 {
-		c.Detail = "none"
+		c.Detail, c.DetailZH = "none", "无"
 		return c
 	}
 	c.Level = Yellow

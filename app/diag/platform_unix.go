@@ -35,6 +35,11 @@ func platformCheck() Check {
 		scale = "auto"
 	}
 	c.Detail = fmt.Sprintf("%s %s · %s · scale %s", runtime.GOOS, runtime.GOARCH, rel, scale)
+	scaleZH := scale
+	if scale == "auto" {
+		scaleZH = "自动"
+	}
+	c.DetailZH = fmt.Sprintf("%s %s · %s · 缩放 %s", runtime.GOOS, runtime.GOARCH, rel, scaleZH)
 	return c
 }
 

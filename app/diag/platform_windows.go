@@ -38,6 +38,7 @@ func platformCheck() Check {
 		scale = fmt.Sprintf("%d%%", dpi*100/96)
 	}
 	c.Detail = fmt.Sprintf("Windows %d.%d build %d · scaling %s", v.MajorVersion, v.MinorVersion, v.BuildNumber, scale)
+	c.DetailZH = fmt.Sprintf("Windows %d.%d(版本号 %d)· 缩放 %s", v.MajorVersion, v.MinorVersion, v.BuildNumber, scale)
 	if v.MajorVersion < 10 && !(v.MajorVersion == 6 && v.MinorVersion >= 1) {
 		c.Level = Red
 		c.Fix = apply.Text{ZH: "Windows 版本过旧,请使用 Windows 7 SP1 或更新版本", EN: "Windows is too old: use Windows 7 SP1 or later"}
@@ -59,7 +60,7 @@ var securitySuites = map[string]string{
 // blockerChecks lists running security software that is known to block
 // UKEY drivers, so that support knows where to look first.
 func blockerChecks(Env) []Check {
-	c := Check{ID: "blockers", Title: apply.Text{ZH: "可能拦截 UKEY 的软件", EN: "Software that may block the UKEY"}, Level: Green, Detail: "none found"}
+	c := Check{ID: "blockers", Title: apply.Text{ZH: "可能拦截 UKEY 的软件", EN: "Software that may block the UKEY"}, Level: Green, Detail: "none found", DetailZH: "未发现"}
 	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
 	if err != nil {
 		c.Level, c.Detail = Yellow, err.Error()

@@ -160,7 +160,7 @@ func (s *Service) CreateApplication(ctx context.Context, p Principal, req api.Cr
 		a := &store.Application{ID: store.NewID(), OwnerID: p.AccountID, Kind: req.Kind, State: apply.StateDraft, Form: form,
 			AnswerHash: hash, Subject: subjectOf(req.Kind, form), AgreementVersion: req.Agreement.Version,
 			AgreementAt: req.Agreement.AcceptedAt.UTC(), CreatedAt: now, UpdatedAt: now}
-		h := apply.HistoryEntry{From: "", To: apply.StateDraft, Event: "create", Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now,
+		h := apply.HistoryEntry{From: "", To: apply.StateDraft, Event: apply.EvCreate, Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now,
 			Note: "agreement " + a.AgreementVersion + " accepted " + a.AgreementAt.Format("2006-01-02 15:04:05Z")}
 		if err := tx.CreateApplication(ctx, a, h); err != nil {
 			return nil, err

@@ -91,7 +91,7 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 			AnswerHash: old.AnswerHash, Subject: old.Subject, AgreementVersion: s.cfg.Agreement.Version, AgreementAt: now,
 			Renews: old.ID, CreatedAt: now, UpdatedAt: now}
 		id = n.ID
-		return tx.CreateApplication(ctx, n, apply.HistoryEntry{To: apply.StateDraft, Event: "create", Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now, Note: note})
+		return tx.CreateApplication(ctx, n, apply.HistoryEntry{To: apply.StateDraft, Event: apply.EvCreate, Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now, Note: note})
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "renew", err)
