@@ -396,8 +396,9 @@ func statusBar(opts Options) fyne.CanvasObject {
 	if opts.Embedded {
 		text = T("status.embedded", map[string]any{"URL": opts.ServerURL, "Dir": opts.DataDir})
 	}
+	// The ordinary text colour: LowImportance drew it in the disabled grey,
+	// about 2:1 against the background, which a newcomer could not read.
 	l := widget.NewLabel(text)
-	l.Importance = widget.LowImportance
 	l.Truncation = fyne.TextTruncateEllipsis
 	return l
 }

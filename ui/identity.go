@@ -127,7 +127,7 @@ func (s *IdentityStep) follow() {
 		})
 		switch is.Status {
 		case "passed":
-			onUI(s.j.Reload)
+			onUI(func() { s.j.reloadSaying("✓ " + T("id.passed")) })
 			return
 		case "failed", "expired":
 			return

@@ -2,11 +2,15 @@ package ui
 
 import (
 	"context"
+	"image/color"
 	"log/slog"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
@@ -105,14 +109,19 @@ func (j *Journey) called() {
 }
 
 // Reload fetches the application and shows the step it is at.
-func (j *Journey) Reload() {
+func (j *Journey) Reload() { j.reloadSaying("") }
+
+// reloadSaying is Reload with a note over the next step saying what just
+// happened ("✓ 身份识别已通过"): the step that ended is replaced at once,
+// and its own message with it.
+func (j *Journey) reloadSaying(note string) {
 	go func() {
 		a, err := j.c.Application(context.Background(), j.appID)
 		onUI(func() {
 			if err != nil {
 				j.status.SetText(explain(err, j.lang))
 			} else {
-				j.status.SetText("")
+				j.status.SetText(note)
 				j.show(a)
 			}
 			j.called()
@@ -154,30 +163,42 @@ func stepOf(st apply.State) int {
 }
 
 // stepBar draws the steps: done ones ticked, the current one highlighted.
+// The bar shows where the user is; it is not a way to skip steps, so they
+// are chips, not buttons. Done chips are white on a dark green (5.4:1;
+// Fyne's success green under white was 2.2:1), the current one white on
+// the primary blue, later ones in the ordinary text colour inside an
+// outline (disabled buttons were all but invisible on the dark theme).
 func stepBar(cur int) []fyne.CanvasObject {
 	var out []fyne.CanvasObject
 	for i, key := range steps {
-		b := widget.NewButton(T(key), nil)
 		switch {
 		case i < cur:
-			b.SetText("✓ " + T(key))
-			b.Importance = widget.SuccessImportance
+			out = append(out, chip("✓"+T(key), doneGreen, color.White, nil))
 		case i == cur:
-			b.Importance = widget.HighImportance
+			out = append(out, chip(T(key), theme.Color(theme.ColorNamePrimary), color.White, nil))
 		default:
-			b.Importance = widget.LowImportance
+			out = append(out, chip(T(key), color.Transparent, theme.Color(theme.ColorNameForeground), theme.Color(theme.ColorNameInputBorder)))
 		}
-		// The bar shows where the user is; it is not a way to skip steps.
-		b.OnTapped = func() {}
-		if i > cur {
-			b.Disable()
-		}
-		out = append(out, b)
 		if i < len(steps)-1 {
-			out = append(out, widget.NewLabel("›"))
+			sep := canvas.NewText("›", theme.Color(theme.ColorNameForeground))
+			out = append(out, container.NewCenter(sep))
 		}
 	}
 	return out
+}
+
+var doneGreen = color.NRGBA{0x1b, 0x6e, 0x35, 0xff}
+
+// chip is a rounded label: text in fg on bg, with an outline when given.
+func chip(text string, bg, fg, outline color.Color) fyne.CanvasObject {
+	r := canvas.NewRectangle(bg)
+	r.CornerRadius = theme.InputRadiusSize()
+	if outline != nil {
+		r.StrokeColor, r.StrokeWidth = outline, 1
+	}
+	t := canvas.NewText(text, fg)
+	t.TextSize = theme.TextSize()
+	return container.NewStack(r, container.New(layout.NewCustomPaddedLayout(4, 4, 6, 6), t))
 }
 
 func (j *Journey) show(a *api.Application) {

@@ -233,6 +233,8 @@ func runJourney(t *testing.T, jc journeyCase) {
 	}
 	phone(t, j.ident.Session.VerifyQR, url.Values{"result": {"pass"}, "name": {jc.name}, "id_number": {jc.idNum}})
 	eventually(t, "the payment step", func() bool { return j.pay != nil && j.State() == apply.StateIdentityVerified })
+	// The face check's result stays said over the next step.
+	eventually(t, "the pass said", func() bool { return strings.Contains(j.status.Text, "身份识别已通过") })
 
 	// Payment.
 	ops := service.Principal{AccountID: "staff", Role: api.RoleStaff}

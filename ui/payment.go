@@ -53,9 +53,13 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 		}
 	})
 	p.method.Horizontal = true
-	p.content = container.NewVScroll(container.NewVBox(
-		widget.NewLabelWithStyle(T("pay.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		p.fee, widget.NewLabel(T("pay.choose")), p.method, p.detail, p.state))
+	// The fee and the choice on the left, the QR code or the bank account
+	// on the right: the QR is whole on a 960 × 680 window (below the fee
+	// it started under the fold).
+	p.content = container.NewVScroll(container.NewGridWithColumns(2,
+		container.NewVBox(widget.NewLabelWithStyle(T("pay.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+			p.fee, widget.NewLabel(T("pay.choose")), p.method, p.state),
+		p.detail))
 	// An order already open (the window was closed mid-payment) is shown
 	// again rather than asked for anew.
 	if a.State == apply.StatePaymentPending {

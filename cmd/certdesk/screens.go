@@ -38,6 +38,12 @@ func runScreens(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprint(stderr, msg)
 		return exitNoDisplay
 	}
+	// The light theme unless asked otherwise: what Windows shows by
+	// default (Fyne follows its light/dark setting; a Linux display with
+	// no desktop says nothing and Fyne drew it dark).
+	if os.Getenv("FYNE_THEME") == "" {
+		os.Setenv("FYNE_THEME", "light")
+	}
 	if err := screens(ctx, *out, *module, stdout); err != nil {
 		fmt.Fprintln(stderr, "screens:", err)
 		return exitFail
