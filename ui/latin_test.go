@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -17,11 +16,9 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/diag"
 	"certdesk/app/server/devprov"
-	"certdesk/app/server/service"
 	"certdesk/token/softhsmtest"
 )
 
@@ -102,34 +99,15 @@ func visibleTexts(c fyne.Canvas) []string {
 func TestNoEnglishOnChineseScreens(t *testing.T) {
 	srv, _ := devServer(t)
 	tk := softhsmtest.New(t, "ui-latin")
-	staff := service.Principal{AccountID: "latin", Role: api.RoleStaff}
+	staff := srv.DevStaff("latin")
 	win := test.NewTempWindow(t, nil)
 	win.Resize(fyne.NewSize(960, 680))
 	found := map[string][]string{} // word → screens
 	var screens []string
 	cfg := ScreenConfig{
 		ServerURL: srv.URL, Module: tk.ModulePath, PIN: tk.PIN, DataDir: t.TempDir(), Lang: apply.ZH,
-		Render: testRender,
-		Approve: func(ctx context.Context, id string) error {
-			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
-			return err
-		},
-		ConfirmTransfer: func(ctx context.Context, id string) error {
-			_, err := srv.Service.ConfirmTransfer(ctx, staff, id, "latin")
-			return err
-		},
-		Code: func(ctx context.Context, id string) (string, error) {
-			msgs, err := srv.Store.Messages(ctx, id, 50)
-			if err != nil {
-				return "", err
-			}
-			for _, m := range msgs {
-				if mm := regexp.MustCompile(`验证码:(\d{8})`).FindStringSubmatch(m.Body); mm != nil {
-					return mm[1], nil
-				}
-			}
-			return "", errors.New("no download code in the outbox")
-		},
+		Render:  testRender,
+		Approve: staff.Approve, ConfirmTransfer: staff.ConfirmTransfer, Code: staff.Code,
 		Phone: func(u string, form url.Values) error { return devprov.Phone(u, form) },
 		Inspect: func(name string, c fyne.Canvas) error {
 			screens = append(screens, name)

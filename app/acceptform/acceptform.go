@@ -269,19 +269,29 @@ func yes(b bool) string {
 	return "不办理"
 }
 
-func page1(d *doc, in Input) {
-	title(d, "数字证书业务受理表", fmt.Sprintf("申请编号 %s  ·  %s  ·  %s", in.AppID, in.Kind.Label(apply.ZH), in.Date.Format("2006年01月02日")))
+// A field is one printed row of page 1.
+type field struct {
+	Key, Label, Value string
+}
+
+// printed is page 1's rows from the form: every active field but the
+// secret answer and the tick boxes (printed as 办理/不办理 below), choices
+// by their label.
+func printed(in Input) []field {
+	var out []field
 	for _, f := range apply.Schema(in.Kind) {
 		if !f.IsActive(in.Form) || f.Type == apply.TypeSecret || f.Type == apply.TypeBool {
 			continue
 		}
-		v := in.Form[f.Key]
-		for _, c := range f.Choices {
-			if c.Value == v {
-				v = c.Label.ZH
-			}
-		}
-		row(d, f.Label.ZH, v)
+		out = append(out, field{f.Key, f.Label.ZH, f.Display(in.Form[f.Key], apply.ZH)})
+	}
+	return out
+}
+
+func page1(d *doc, in Input) {
+	title(d, "数字证书业务受理表", fmt.Sprintf("申请编号 %s  ·  %s  ·  %s", in.AppID, in.Kind.Label(apply.ZH), in.Date.Format("2006年01月02日")))
+	for _, p := range printed(in) {
+		row(d, p.Label, p.Value)
 	}
 	o := in.Form.Options()
 	row(d, "签章服务", yes(o.Seal))

@@ -107,17 +107,8 @@ func TestEmbeddedFontsCoverFormData(t *testing.T) {
 		t.Fatal(err)
 	}
 	covered := embeddedCoverage(t, pdf)
-	for _, f := range apply.Schema(in.Kind) {
-		if !f.IsActive(in.Form) || f.Type == apply.TypeSecret || f.Type == apply.TypeBool {
-			continue
-		}
-		v := in.Form[f.Key]
-		for _, c := range f.Choices {
-			if c.Value == v {
-				v = c.Label.ZH
-			}
-		}
-		for _, r := range f.Label.ZH + v {
+	for _, f := range printed(in) {
+		for _, r := range f.Label + f.Value {
 			if r != ' ' && !covered[r] {
 				t.Errorf("%s: %q (U+%04X) has no glyph in the PDF's embedded fonts", f.Key, r, r)
 			}

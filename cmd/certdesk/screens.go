@@ -4,7 +4,6 @@ import (
 	"certdesk/app/server/devprov"
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 
-	"certdesk/app/api"
 	"certdesk/app/server"
-	"certdesk/app/server/service"
 	"certdesk/ui"
 )
 
@@ -51,8 +47,6 @@ func runScreens(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-var reScreensCode = regexp.MustCompile(`验证码:(\d{8})`)
-
 func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 	tmp, err := os.MkdirTemp("", "certdesk-screens-")
 	if err != nil {
@@ -74,30 +68,11 @@ func screens(ctx context.Context, out, module string, stdout io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	staff := service.Principal{AccountID: "screens", Role: api.RoleStaff}
+	staff := srv.DevStaff("screens")
 	files, err := ui.RunScreens(ctx, ui.ScreenConfig{
 		ServerURL: srv.URL, Module: module, PIN: pin, DataDir: filepath.Join(tmp, "client"), Out: out, Lang: ui.SystemLang(),
-		Render: renderer(filepath.Join(tmp, "client", "cache", "pdfium")),
-		Approve: func(ctx context.Context, id string) error {
-			_, err := srv.Service.Review(ctx, staff, id, api.ReviewRequest{Approve: true})
-			return err
-		},
-		ConfirmTransfer: func(ctx context.Context, id string) error {
-			_, err := srv.Service.ConfirmTransfer(ctx, staff, id, "screens")
-			return err
-		},
-		Code: func(ctx context.Context, id string) (string, error) {
-			msgs, err := srv.Store.Messages(ctx, id, 50)
-			if err != nil {
-				return "", err
-			}
-			for _, m := range msgs {
-				if mm := reScreensCode.FindStringSubmatch(m.Body); mm != nil {
-					return mm[1], nil
-				}
-			}
-			return "", errors.New("no download code in the outbox")
-		},
+		Render:  renderer(filepath.Join(tmp, "client", "cache", "pdfium")),
+		Approve: staff.Approve, ConfirmTransfer: staff.ConfirmTransfer, Code: staff.Code,
 		Phone: devprov.Phone,
 	})
 	for _, f := range files {
