@@ -401,3 +401,52 @@ func TestWatchSeesANewToken(t *testing.T) {
 		}
 	}
 }
+
+// OpenLoggedIn clears the PIN on every path, the ones that fail before
+// Login included (a module that does not load, no such token), and leaves
+// nothing open when it fails.
+func TestOpenLoggedInClearsThePIN(t *testing.T) {
+	tk := softhsmtest.New(t, "ukey-open")
+	zero := func(b []byte) bool {
+		for _, c := range b {
+			if c != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	cases := []struct {
+		name   string
+		module string
+		ref    Ref
+		pin    string
+		want   error
+	}{
+		{"module missing", filepath.Join(t.TempDir(), "missing.so"), Ref{}, tk.PIN, ErrModule},
+		{"no such token", tk.ModulePath, Ref{Serial: "nope"}, tk.PIN, ErrNoToken},
+		{"wrong PIN", tk.ModulePath, Ref{Label: "ukey-open"}, "000000", ErrWrongPIN},
+		{"right PIN", tk.ModulePath, Ref{Label: "ukey-open"}, tk.PIN, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pin := []byte(c.pin)
+			s, done, err := OpenLoggedIn(c.module, c.ref, pin, false)
+			if !zero(pin) {
+				t.Error("the PIN was not cleared")
+			}
+			if c.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Keys(""); err != nil {
+					t.Errorf("the session is not usable: %v", err)
+				}
+				done()
+				return
+			}
+			if !errors.Is(err, c.want) || s != nil || done != nil {
+				t.Fatalf("got %v (session %v), want %v", err, s != nil, c.want)
+			}
+		})
+	}
+}

@@ -153,29 +153,11 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 
 var errNoCert = errors.New("no certificate on the UKEY")
 
-// openUKEY loads module, opens the first UKEY and logs in with pin;
-// closeUKEY ends the session and unloads the module.
+// openUKEY loads module, opens the only UKEY and logs in with pin, which
+// is cleared on every path; closeUKEY ends the session and unloads the
+// module.
 func openUKEY(module string, pin []byte, finalOK bool) (s *token.Session, closeUKEY func(), err error) {
-	m, err := token.Load(module)
-	if err != nil {
-		return nil, nil, err
-	}
-	tok, err := m.Find("", "")
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	s, err = m.Open(tok)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	if err := s.Login(pin, finalOK); err != nil {
-		s.Close()
-		m.Close()
-		return nil, nil, err
-	}
-	return s, func() { s.Close(); m.Close() }, nil
+	return token.OpenLoggedIn(module, token.Ref{}, pin, finalOK)
 }
 
 func (s *UKEYLogin) explainUKEY(err error) string {

@@ -49,20 +49,11 @@ func openHSM(cfg HSMConfig) (*hsmSigner, error) {
 // connect opens a session, logs in and finds (or, at first start,
 // makes) the CA key.
 func (h *hsmSigner) connect(create bool) error {
-	tok, err := h.mod.Find("", h.cfg.Token)
+	// The token is named by label (or serial). OpenLoggedIn clears the PIN
+	// it is given: pass a copy, keep the original for reconnecting.
+	s, err := h.mod.OpenLoggedIn(token.Ref{Serial: h.cfg.Token, Label: h.cfg.Token}, append([]byte(nil), h.cfg.PIN...), true)
 	if err != nil {
-		if tok, err = h.mod.Find(h.cfg.Token, ""); err != nil {
-			return fmt.Errorf("CA HSM token %q: %w", h.cfg.Token, err)
-		}
-	}
-	s, err := h.mod.Open(tok)
-	if err != nil {
-		return fmt.Errorf("CA HSM: %w", err)
-	}
-	// Login clears the PIN it is given: pass a copy, keep the original.
-	if err := s.Login(append([]byte(nil), h.cfg.PIN...), true); err != nil {
-		s.Close()
-		return fmt.Errorf("CA HSM login: %w", err)
+		return fmt.Errorf("CA HSM token %q: %w", h.cfg.Token, err)
 	}
 	var k *token.Key
 	if create {

@@ -156,23 +156,21 @@ func tokenTest(explicit, which string, kt token.KeyType, keep bool, stdin io.Rea
 	if !step("find UKEY", t0, err) {
 		return exitFail
 	}
-	s, err := m.Open(tok)
-	if !step("open session", t0, err) {
-		return exitFail
-	}
-	defer s.Close()
 	pin, err := readPIN(stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
 	t0 = time.Now()
-	err = s.Login(pin, false)
+	s, err := m.OpenLoggedIn(token.Ref{Serial: tok.Serial}, pin, false) // clears pin
+	if err == nil {
+		defer s.Close()
+	}
 	var pe *token.PINError
 	if errors.As(err, &pe) {
 		err = fmt.Errorf("PIN 不正确 / wrong PIN (tries low %v, final try %v)", pe.CountLow, pe.FinalTry)
 	}
-	if !step("login", t0, err) {
+	if !step("open session and login", t0, err) {
 		return exitFail
 	}
 	t0 = time.Now()
