@@ -16,6 +16,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/apply/applytest"
 	"certdesk/app/client"
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
@@ -314,7 +315,7 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: screenForm, Submit: true}); err != nil {
+	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
 		t.Fatal(err)
 	}
 	local, err := appsync.Open(ctx, t.TempDir())

@@ -16,6 +16,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/apply/applytest"
 	"certdesk/app/client"
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
@@ -99,7 +100,7 @@ func TestDroppedMaterialVerdictWithin100ms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: screenForm, Submit: true}); err != nil {
+	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
 		t.Fatal(err)
 	}
 	win := test.NewTempWindow(t, nil)

@@ -1,3 +1,5 @@
+//go:build screens
+
 package ui
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/apply/applytest"
 	"certdesk/app/client"
 	"certdesk/app/material/testimg"
 	"certdesk/app/session"
@@ -202,7 +205,7 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 				return err
 			}
 			on(func() {
-				sh.apply.fill(screenForm)
+				sh.apply.fill(applytest.OrgForm())
 				f := sh.apply.fields[apply.FOrgCode]
 				f.entry.SetText("91350100M000100Y44")
 				f.entry.FocusLost()
@@ -336,9 +339,3 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 	}
 	return r.files, nil
 }
-
-// screenForm is the scripted applicant's organisation form.
-var screenForm = apply.Values{apply.FUsername: "fzsl", apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43",
-	apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号", apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident",
-	apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000", apply.FHandlerEmail: "wang@example.com",
-	apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FServiceSeal: "true", apply.FDelivery: "pickup"}

@@ -26,36 +26,45 @@ import (
 	"certdesk/token/softhsmtest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// certdeskBinary builds cmd/certdesk once per test process.
-func certdeskBinary(b testing.TB) string {
-	buildOnce.Do(func() {
+var builds = map[string]*build{"no_emoji": {}, "no_emoji,screens": {}}
+
+// certdeskBinary builds cmd/certdesk once per test process, as .ci/start
+// builds it (no screenshot run inside).
+func certdeskBinary(b testing.TB) string { return buildWith(b, "no_emoji") }
+
+// screensBinary is certdesk built with the developers' screenshot run.
+func screensBinary(b testing.TB) string { return buildWith(b, "no_emoji,screens") }
+
+func buildWith(b testing.TB, tags string) string {
+	bd := builds[tags]
+	bd.once.Do(func() {
 		dir, err := os.MkdirTemp("", "certdesk-bench-")
 		if err != nil {
-			buildErr = err
+			bd.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "certdesk")
-		out, err := exec.Command("go", "build", "-tags", "no_emoji", "-o", binPath, ".").CombinedOutput()
+		bd.path = filepath.Join(dir, "certdesk")
+		out, err := exec.Command("go", "build", "-tags", tags, "-o", bd.path, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			bd.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
 		// The print preview's helper goes beside it, as the installer puts it.
 		out, err = exec.Command("go", "build", "-o", filepath.Join(dir, "certdesk-preview"), "certdesk/cmd/certdesk-preview").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build certdesk-preview: %v\n%s", err, out)
+			bd.err = fmt.Errorf("go build certdesk-preview: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
+	if bd.err != nil {
+		b.Fatal(bd.err)
 	}
-	return binPath
+	return bd.path
 }
 
 func needConvert(b *testing.B) {

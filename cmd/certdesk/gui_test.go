@@ -57,7 +57,7 @@ func TestScreensCommand(t *testing.T) {
 	}
 	display := xvfb(t)
 	out := t.TempDir()
-	cmd := exec.Command(certdeskBinary(t), "screens", "--out", out)
+	cmd := exec.Command(screensBinary(t), "screens", "--out", out)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "CERTDESK_HOME="+t.TempDir(), "LANG=zh_CN.UTF-8")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("certdesk screens: %v\n%s", err, b)

@@ -1,3 +1,5 @@
+//go:build screens
+
 package main
 
 import (
