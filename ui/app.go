@@ -385,6 +385,9 @@ func (s *Shell) SyncEvent(e appsync.Event) {
 	if s.apply != nil {
 		s.apply.SyncEvent(e)
 	}
+	if s.journey != nil && s.journey.mat != nil {
+		s.journey.mat.SyncEvent(e)
+	}
 }
 
 // statusBar says which server CertDesk talks to.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"fyne.io/fyne/v2/test"
 
@@ -362,4 +363,86 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 			t.Fatalf("licence on the server: %+v", it)
 		}
 	}
+}
+
+// A material queued while offline that the server then refuses (the
+// application was cancelled meanwhile, from another PC) is said beside its
+// item when the sync loop's background send is refused, in the window's
+// language (English here; the queue kept the refusal in Chinese only and
+// the page showed nothing).
+func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	test.NewTempApp(t)
+	_ = LoadTranslations()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := server.Config{DataDir: dataDir, Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
+	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
+	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
+		t.Fatal(err)
+	}
+	local, err := appsync.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	events := make(chan appsync.Event, 64)
+	loop := &appsync.Loop{Store: local, Client: c, Log: log, Events: events}
+	win := test.NewTempWindow(t, nil)
+	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.EN, Log: log, Queue: loop}, a.ID, func() {})
+	win.SetContent(j.Content())
+	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	j.mat.Add(apply.MatOrgLicense, "licence.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	j.mat.Wait()
+	cfg.Addr = addr
+	srv2, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	if _, err := c.Cancel(ctx, a.ID); err != nil { // from another PC, say
+		t.Fatal(err)
+	}
+	loop.Round(ctx)
+	var failed *appsync.Event
+	for failed == nil {
+		select {
+		case e := <-events:
+			if e.Kind == appsync.UploadFailed {
+				failed = &e
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no UploadFailed event")
+		}
+	}
+	if failed.Type != apply.MatOrgLicense {
+		t.Fatalf("the event names %q", failed.Type)
+	}
+	asUser(func() { j.mat.SyncEvent(*failed) }) // as the Shell passes it on
+	j.mat.Wait() // and the checklist reloaded after it keeps the message
+	var msg string
+	asUser(func() { msg = j.mat.item(apply.MatOrgLicense).fixed.Text })
+	if !strings.HasPrefix(msg, "✗") || strings.IndexFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) >= 0 {
+		t.Fatalf("the refusal beside the item: %q, want it in English", msg)
+	}
+	qs, _ := local.Uploads(ctx)
+	if len(qs) != 1 || qs[0].State != "failed" || qs[0].ErrorEN == "" || qs[0].Error == qs[0].ErrorEN {
+		t.Fatalf("the queue keeps %+v", qs)
+	}
+	t.Logf("shown: %s", msg)
 }

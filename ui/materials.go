@@ -375,6 +375,29 @@ func (m *MaterialsStep) delete(id string) {
 
 // reload refreshes the checklist; when the server moved the application
 // on (every required material present), the journey follows.
+// SyncEvent is the sync loop telling the page what became of a material
+// it sent in the background (one queued while offline): accepted, or
+// refused with the server's answer in the window's language, beside its
+// item. Before, a background refusal was shown nowhere.
+func (m *MaterialsStep) SyncEvent(e appsync.Event) {
+	if e.AppID != m.j.appID || (e.Kind != appsync.UploadDone && e.Kind != appsync.UploadFailed) {
+		return
+	}
+	if it := m.item(e.Type); it != nil {
+		if e.Kind == appsync.UploadFailed {
+			it.fixed.SetText("✗ " + explain(e.Err, m.j.lang))
+		} else {
+			it.fixed.SetText("✓ " + T("mat.uploaded"))
+		}
+	}
+	// Off the UI thread: reload asks the server, then waits for the UI.
+	m.work.Add(1)
+	go func() {
+		defer m.work.Done()
+		m.reload()
+	}()
+}
+
 func (m *MaterialsStep) reload() {
 	cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
 	onUIWait(func() {

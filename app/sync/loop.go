@@ -36,6 +36,8 @@ type Event struct {
 	AppID string
 	State apply.State
 	Err   error
+	// Type is the material of an UploadDone or UploadFailed.
+	Type apply.MaterialType
 }
 
 // Loop pushes local work to the server and pulls statuses.
@@ -268,9 +270,9 @@ func (l *Loop) push(ctx context.Context, q *Queued, progress func(client.Progres
 	defer l.release(q.ID)
 	data, err := l.Store.queuedData(q.ID)
 	if err != nil {
-		q.State, q.Error = "failed", "the queued copy is missing: choose the file again"
+		q.State, q.Error, q.ErrorEN = "failed", "本机排队的文件副本丢失,请重新选择该文件", "the queued copy is missing: choose the file again"
 		l.Store.setUpload(ctx, q)
-		l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
+		l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Type: q.Type, Err: err})
 		return nil
 	}
 	if err := l.send(ctx, q, data, progress); err != nil && (errors.Is(err, client.ErrNetwork) || errors.Is(err, context.Canceled)) {
@@ -296,12 +298,12 @@ func (l *Loop) send(ctx context.Context, q *Queued, data []byte, progress func(c
 	if _, err := l.Client.Resume(ctx, u, data, progress); err != nil {
 		return l.uploadErr(ctx, q, err)
 	}
-	q.State, q.Error = "done", ""
+	q.State, q.Error, q.ErrorEN = "done", "", ""
 	if err := l.Store.setUpload(ctx, q); err != nil {
 		return err
 	}
 	os.Remove(filepath.Join(l.Store.dir, "queue", q.ID))
-	l.emit(Event{Kind: UploadDone, AppID: q.AppID})
+	l.emit(Event{Kind: UploadDone, AppID: q.AppID, Type: q.Type})
 	return nil
 }
 
@@ -314,17 +316,18 @@ func (l *Loop) uploadErr(ctx context.Context, q *Queued, err error) error {
 	}
 	var ae *api.Error
 	if errors.As(err, &ae) {
-		q.Error = ae.MessageZH
+		q.Error, q.ErrorEN = ae.MessageZH, ae.MessageEN
 		for _, f := range ae.Fields {
 			q.Error += ";" + f.MessageZH
+			q.ErrorEN += "; " + f.MessageEN
 		}
 	} else {
-		q.Error = err.Error()
+		q.Error, q.ErrorEN = err.Error(), err.Error()
 	}
 	q.State = "failed"
 	if serr := l.Store.setUpload(ctx, q); serr != nil {
 		return serr
 	}
-	l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Err: err})
+	l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Type: q.Type, Err: err})
 	return err
 }

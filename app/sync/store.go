@@ -178,7 +178,8 @@ type Queued struct {
 	IdemKey   string // the same for every attempt to create the upload
 	UploadID  string // the server's, once created
 	State     string // queued, done, failed
-	Error     string
+	Error     string // the refusal, in Chinese
+	ErrorEN   string // and in English
 	CreatedAt time.Time
 }
 
@@ -197,8 +198,8 @@ func (s *Store) Enqueue(ctx context.Context, id, appID string, t apply.MaterialT
 func (s *Store) queuedOne(ctx context.Context, id string) (*Queued, error) {
 	var q Queued
 	var c int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, created_at FROM uploads WHERE id = $1`, id).
-		Scan(&q.ID, &q.AppID, &q.Type, &q.FileName, &q.IdemKey, &q.UploadID, &q.State, &q.Error, &c)
+	err := s.db.QueryRowContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, error_en, created_at FROM uploads WHERE id = $1`, id).
+		Scan(&q.ID, &q.AppID, &q.Type, &q.FileName, &q.IdemKey, &q.UploadID, &q.State, &q.Error, &q.ErrorEN, &c)
 	if err != nil {
 		return nil, fmt.Errorf("queued upload %s: %w", id, err)
 	}
@@ -207,7 +208,7 @@ func (s *Store) queuedOne(ctx context.Context, id string) (*Queued, error) {
 }
 
 func (s *Store) queued(ctx context.Context, state string) ([]*Queued, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, created_at FROM uploads WHERE $1 = '' OR state = $1 ORDER BY created_at`, state)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, app_id, type, file_name, idem_key, upload_id, state, error, error_en, created_at FROM uploads WHERE $1 = '' OR state = $1 ORDER BY created_at`, state)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func (s *Store) queued(ctx context.Context, state string) ([]*Queued, error) {
 	for rows.Next() {
 		var q Queued
 		var c int64
-		if err := rows.Scan(&q.ID, &q.AppID, &q.Type, &q.FileName, &q.IdemKey, &q.UploadID, &q.State, &q.Error, &c); err != nil {
+		if err := rows.Scan(&q.ID, &q.AppID, &q.Type, &q.FileName, &q.IdemKey, &q.UploadID, &q.State, &q.Error, &q.ErrorEN, &c); err != nil {
 			return nil, err
 		}
 		q.CreatedAt = time.UnixMicro(c)
@@ -229,7 +230,7 @@ func (s *Store) queued(ctx context.Context, state string) ([]*Queued, error) {
 func (s *Store) Uploads(ctx context.Context) ([]*Queued, error) { return s.queued(ctx, "") }
 
 func (s *Store) setUpload(ctx context.Context, q *Queued) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE uploads SET upload_id = $1, state = $2, error = $3 WHERE id = $4`, q.UploadID, q.State, q.Error, q.ID)
+	_, err := s.db.ExecContext(ctx, `UPDATE uploads SET upload_id = $1, state = $2, error = $3, error_en = $4 WHERE id = $5`, q.UploadID, q.State, q.Error, q.ErrorEN, q.ID)
 	return err
 }
 

@@ -153,7 +153,11 @@ func (s *Service) PaymentStatus(ctx context.Context, p Principal, appID string) 
 		if pay, err = s.st.LatestPayment(ctx, appID); err != nil {
 			return nil, s.internal(ctx, "payment", err)
 		}
-		a, _ = s.st.Application(ctx, appID)
+		// The state may have moved with the payment; a failed read is an
+		// error, never a nil application to dereference.
+		if a, err = s.st.Application(ctx, appID); err != nil {
+			return nil, s.internal(ctx, "payment", err)
+		}
 	}
 	return s.paymentView(a, pay), nil
 }
