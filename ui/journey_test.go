@@ -434,7 +434,7 @@ func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 		t.Fatalf("the event names %q", failed.Type)
 	}
 	asUser(func() { j.mat.SyncEvent(*failed) }) // as the Shell passes it on
-	j.mat.Wait() // and the checklist reloaded after it keeps the message
+	j.mat.Wait()                                // and the checklist reloaded after it keeps the message
 	var msg string
 	asUser(func() { msg = j.mat.item(apply.MatOrgLicense).fixed.Text })
 	if !strings.HasPrefix(msg, "✗") || strings.IndexFunc(msg, func(r rune) bool { return unicode.Is(unicode.Han, r) }) >= 0 {
