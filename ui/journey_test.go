@@ -17,7 +17,6 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/apply/applytest"
 	"certdesk/app/client"
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
@@ -298,27 +297,9 @@ func runJourney(t *testing.T, jc journeyCase) {
 // back, without choosing the file again.
 func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{DataDir: dataDir, Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
-	srv, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
-		t.Fatal(err)
-	}
+	srv, cfg, log := restartable(t)
+	c := loggedIn(t, srv.URL, log)
+	a := newApp(t, c, nil, true)
 	local, err := appsync.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -372,27 +353,9 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 // the page showed nothing).
 func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{DataDir: dataDir, Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
-	srv, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
-		t.Fatal(err)
-	}
+	srv, cfg, log := restartable(t)
+	c := loggedIn(t, srv.URL, log)
+	a := newApp(t, c, nil, true)
 	local, err := appsync.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -3,20 +3,13 @@ package ui
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2/test"
-
-	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/client"
 	"certdesk/app/server"
-	"certdesk/app/server/auth"
-	"certdesk/app/server/service"
 	appsync "certdesk/app/sync"
 )
 
@@ -52,24 +45,9 @@ func nextEvent(t *testing.T, events chan appsync.Event, kind appsync.EventKind, 
 // server refuses shows its message beside the field.
 func TestFormEditsOfflineSurviveRestartAndSync(t *testing.T) {
 	ctx := context.Background()
-	test.NewTempApp(t)
-	_ = LoadTranslations()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := server.Config{DataDir: t.TempDir(), Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
-	srv, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()},
-		Form: apply.Values{apply.FUsername: "local01", apply.FOrgName: "旧名称有限公司"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cfg, log := restartable(t)
+	c := loggedIn(t, srv.URL, log)
+	a := newApp(t, c, apply.Values{apply.FUsername: "local01", apply.FOrgName: "旧名称有限公司"}, false)
 	localDir := t.TempDir()
 	local, err := appsync.Open(ctx, localDir)
 	if err != nil {

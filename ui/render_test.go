@@ -14,10 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/apply/applytest"
-	"certdesk/app/client"
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
 )
@@ -90,19 +87,8 @@ func TestChineseRendersWithRealGlyphs(t *testing.T) {
 // as it is entered".
 func TestDroppedMaterialVerdictWithin100ms(t *testing.T) {
 	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	ctx := t.Context()
-	c.Register(ctx, api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(ctx, api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := c.CreateApplication(ctx, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: applytest.OrgForm(), Submit: true}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, srv.URL, log)
+	a := newApp(t, c, nil, true)
 	win := test.NewTempWindow(t, nil)
 	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log}, a.ID, func() {})
 	win.SetContent(j.Content())
