@@ -95,12 +95,12 @@ func (s *IdentityStep) show(is *api.IdentitySession) {
 
 func (s *IdentityStep) status(is *api.IdentitySession) {
 	switch is.Status {
-	case "passed":
+	case api.IdentityPassed:
 		s.state.SetText("✓ " + T("id.passed"))
-	case "failed":
+	case api.IdentityFailed:
 		s.state.SetText("✗ " + T("id.failed", map[string]any{"Reason": is.Reason, "N": is.AttemptsMax - is.Attempts}))
 		s.retry.Show()
-	case "expired":
+	case api.IdentityExpired:
 		s.state.SetText(T("id.expired"))
 		s.retry.Show()
 	default:
@@ -126,10 +126,10 @@ func (s *IdentityStep) follow() {
 			s.j.called()
 		})
 		switch is.Status {
-		case "passed":
+		case api.IdentityPassed:
 			onUI(func() { s.j.reloadSaying("✓ " + T("id.passed")) })
 			return
-		case "failed", "expired":
+		case api.IdentityFailed, api.IdentityExpired:
 			return
 		}
 	}

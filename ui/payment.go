@@ -144,9 +144,9 @@ func (p *PaymentStep) show(pay *api.Payment) {
 
 func (p *PaymentStep) showStatus(pay *api.Payment) {
 	switch pay.Status {
-	case "paid":
+	case api.PaymentPaid:
 		p.state.SetText("✓ " + T("pay.paid"))
-	case "closed":
+	case api.PaymentClosed:
 		p.state.SetText(T("pay.closed"))
 	default:
 		if pay.Method == api.PayBankTransfer {
@@ -176,7 +176,7 @@ func (p *PaymentStep) follow() {
 			p.showStatus(pay)
 			p.j.called()
 		})
-		if pay.Status == "paid" {
+		if pay.Status == api.PaymentPaid {
 			onUI(p.j.Reload)
 			return
 		}

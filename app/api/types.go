@@ -241,6 +241,19 @@ type BankAccount struct {
 	Comment string `json:"comment"` // what to write in the transfer note
 }
 
+// Payment and identity-session statuses, as the wire and the stores write
+// them: compared through these names, never as bare strings.
+const (
+	PaymentPending = "pending"
+	PaymentPaid    = "paid"
+	PaymentClosed  = "closed"
+
+	IdentityPending = "pending"
+	IdentityPassed  = "passed"
+	IdentityFailed  = "failed"
+	IdentityExpired = "expired"
+)
+
 // Payment is the payment step of an application.
 type Payment struct {
 	Method    PaymentMethod `json:"method,omitempty"`

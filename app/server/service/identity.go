@@ -85,8 +85,8 @@ func (s *Service) ParseSessionRef(ref string) (string, error) {
 func (s *Service) identityView(is *store.IdentitySession) *api.IdentitySession {
 	base := strings.TrimRight(s.cfg.PublicURL, "/")
 	status := is.Status
-	if status == "pending" && s.now().After(is.ExpiresAt) {
-		status = "expired"
+	if status == api.IdentityPending && s.now().After(is.ExpiresAt) {
+		status = api.IdentityExpired
 	}
 	return &api.IdentitySession{ID: is.ID, Status: status, ExpiresAt: is.ExpiresAt, Attempts: is.Attempts, AttemptsMax: is.MaxAttempts, Reason: is.Reason,
 		AppQR:    base + "/dev/identity/app",
@@ -127,11 +127,11 @@ func (s *Service) StartIdentity(ctx context.Context, p Principal, appID string) 
 	if a.State != apply.StateMaterialsComplete {
 		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "请先上传全部材料,再进行身份识别", EN: "Upload every material before the identity check"})
 	}
-	if cur, err := s.st.LatestIdentitySession(ctx, appID); err == nil && cur.Status == "pending" && s.now().Before(cur.ExpiresAt) {
+	if cur, err := s.st.LatestIdentitySession(ctx, appID); err == nil && cur.Status == api.IdentityPending && s.now().Before(cur.ExpiresAt) {
 		return s.identityView(cur), nil
 	}
 	now := s.now()
-	is := &store.IdentitySession{ID: store.NewID(), ApplicationID: appID, Status: "pending", MaxAttempts: IdentityAttempts, CreatedAt: now, ExpiresAt: now.Add(IdentityTTL)}
+	is := &store.IdentitySession{ID: store.NewID(), ApplicationID: appID, Status: api.IdentityPending, MaxAttempts: IdentityAttempts, CreatedAt: now, ExpiresAt: now.Add(IdentityTTL)}
 	if err := s.st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentitySession(ctx, is) }); err != nil {
 		return nil, s.internal(ctx, "identity", err)
 	}
@@ -154,7 +154,7 @@ func (s *Service) IdentityStatus(ctx context.Context, p Principal, appID string,
 			return nil, s.internal(ctx, "identity", err)
 		}
 		v := s.identityView(is)
-		if v.Status != "pending" || !time.Now().Before(deadline) {
+		if v.Status != api.IdentityPending || !time.Now().Before(deadline) {
 			return v, nil
 		}
 		select {
@@ -189,7 +189,7 @@ func (s *Service) HandleIdentityCallback(ctx context.Context, body []byte, sig s
 		if err != nil {
 			return err
 		}
-		if is.Status != "pending" || s.now().After(is.ExpiresAt) {
+		if is.Status != api.IdentityPending || s.now().After(is.ExpiresAt) {
 			return nil
 		}
 		a, err := tx.Application(ctx, is.ApplicationID)
@@ -199,7 +199,7 @@ func (s *Service) HandleIdentityCallback(ctx context.Context, body []byte, sig s
 		name, id := expectedPerson(a)
 		switch {
 		case cb.Result == "pass" && cb.Name == name && strings.EqualFold(cb.IDNumber, id):
-			is.Status, is.Reason = "passed", ""
+			is.Status, is.Reason = api.IdentityPassed, ""
 			if err := tx.SaveIdentitySession(ctx, is); err != nil {
 				return err
 			}
@@ -214,7 +214,7 @@ func (s *Service) HandleIdentityCallback(ctx context.Context, body []byte, sig s
 		}
 		is.Attempts++
 		if is.Attempts >= is.MaxAttempts {
-			is.Status = "failed"
+			is.Status = api.IdentityFailed
 		}
 		return tx.SaveIdentitySession(ctx, is)
 	})

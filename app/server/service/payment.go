@@ -106,7 +106,7 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 		pay = &store.Payment{ID: "cd" + store.NewID()[:24], ApplicationID: a.ID, Method: string(method), AmountFen: q.TotalFen,
 			Status: "unpaid", CreatedAt: now, ExpiresAt: now.Add(BankPayDays * 24 * time.Hour)}
 		if method == api.PayOnline {
-			pay.Status, pay.ExpiresAt = "pending", now.Add(PaymentTTL)
+			pay.Status, pay.ExpiresAt = api.PaymentPending, now.Add(PaymentTTL)
 		}
 		app = a
 		return tx.AddPayment(ctx, pay)
@@ -146,7 +146,7 @@ func (s *Service) PaymentStatus(ctx context.Context, p Principal, appID string) 
 	if err != nil {
 		return nil, s.internal(ctx, "payment", err)
 	}
-	if pay.Status == "pending" && s.cfg.Pay != nil && s.now().Sub(pay.CreatedAt) > queryAfter {
+	if pay.Status == api.PaymentPending && s.cfg.Pay != nil && s.now().Sub(pay.CreatedAt) > queryAfter {
 		if err := s.reconcile(ctx, pay); err != nil {
 			s.cfg.Log.WarnContext(ctx, "payment query", "order", pay.ID, "err", err)
 		}
@@ -178,10 +178,10 @@ func (s *Service) reconcile(ctx context.Context, pay *store.Payment) error {
 		}
 		return s.st.InTx(ctx, func(tx *store.Tx) error {
 			cur, err := tx.Payment(ctx, pay.ID)
-			if err != nil || cur.Status != "pending" {
+			if err != nil || cur.Status != api.PaymentPending {
 				return err
 			}
-			cur.Status = "closed"
+			cur.Status = api.PaymentClosed
 			return tx.SavePayment(ctx, cur)
 		})
 	}
@@ -240,7 +240,7 @@ func (s *Service) recordPaid(ctx context.Context, orderID, tradeNo string, amoun
 		if pay.Method != string(api.PayOnline) {
 			return fmt.Errorf("order %s is a %s, not an online order", orderID, pay.Method)
 		}
-		if pay.Status == "paid" {
+		if pay.Status == api.PaymentPaid {
 			if pay.TradeNo != tradeNo {
 				return fmt.Errorf("order %s: paid by trade %s, notified again with trade %s", orderID, pay.TradeNo, tradeNo)
 			}
@@ -252,7 +252,7 @@ func (s *Service) recordPaid(ctx context.Context, orderID, tradeNo string, amoun
 		if tradeNo == "" {
 			return fmt.Errorf("order %s: notify without a trade number", orderID)
 		}
-		pay.Status, pay.TradeNo, pay.PaidAt = "paid", tradeNo, s.now()
+		pay.Status, pay.TradeNo, pay.PaidAt = api.PaymentPaid, tradeNo, s.now()
 		a, err := tx.Application(ctx, pay.ApplicationID)
 		if err != nil {
 			return err
@@ -313,7 +313,7 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note 
 		q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
 		now := s.now()
 		pay := &store.Payment{ID: "bt" + store.NewID()[:24], ApplicationID: a.ID, Method: string(api.PayBankTransfer),
-			AmountFen: q.TotalFen, Status: "paid", CreatedAt: now, ExpiresAt: now, PaidAt: now, TradeNo: note}
+			AmountFen: q.TotalFen, Status: api.PaymentPaid, CreatedAt: now, ExpiresAt: now, PaidAt: now, TradeNo: note}
 		if err := tx.AddPayment(ctx, pay); err != nil {
 			return err
 		}
