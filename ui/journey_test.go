@@ -300,16 +300,7 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 	srv, cfg, log := restartable(t)
 	c := loggedIn(t, srv.URL, log)
 	a := newApp(t, c, nil, true)
-	local, err := appsync.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	loop := &appsync.Loop{Store: local, Client: c, Log: log}
-	win := test.NewTempWindow(t, nil)
-	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Queue: loop}, a.ID, func() {})
-	win.SetContent(j.Content())
-	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+	j, local, loop := queuedJourney(t, c, a.ID, apply.ZH, log, nil)
 
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close() // the connection drops
@@ -356,17 +347,8 @@ func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 	srv, cfg, log := restartable(t)
 	c := loggedIn(t, srv.URL, log)
 	a := newApp(t, c, nil, true)
-	local, err := appsync.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
 	events := make(chan appsync.Event, 64)
-	loop := &appsync.Loop{Store: local, Client: c, Log: log, Events: events}
-	win := test.NewTempWindow(t, nil)
-	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.EN, Log: log, Queue: loop}, a.ID, func() {})
-	win.SetContent(j.Content())
-	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+	j, local, loop := queuedJourney(t, c, a.ID, apply.EN, log, events)
 
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close()
@@ -408,4 +390,22 @@ func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 		t.Fatalf("the queue keeps %+v", qs)
 	}
 	t.Logf("shown: %s", msg)
+}
+
+// queuedJourney shows application id's journey at its materials step,
+// with uploads going through a local queue and sync loop (events, when
+// given, receives the loop's events).
+func queuedJourney(t *testing.T, c *client.Client, id string, l apply.Lang, log *slog.Logger, events chan appsync.Event) (*Journey, *appsync.Store, *appsync.Loop) {
+	t.Helper()
+	local, err := appsync.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	loop := &appsync.Loop{Store: local, Client: c, Log: log, Events: events}
+	win := test.NewTempWindow(t, nil)
+	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: l, Log: log, Queue: loop}, id, func() {})
+	win.SetContent(j.Content())
+	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
+	return j, local, loop
 }
