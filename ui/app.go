@@ -291,7 +291,9 @@ func (s *Shell) showLogin() {
 	tabs := []*container.TabItem{container.NewTabItem(T("app.title"), l.Content())}
 	if s.module != "" {
 		u := NewUKEYLogin(s.c, s.opts.Lang, s.module, func(sess *api.Session) {
-			s.sessions.Set(s.opts.ServerURL, sess.Token)
+			if err := s.sessions.Set(s.opts.ServerURL, sess.Token); err != nil {
+				s.opts.Log.Warn("keep session", "err", err) // logged in now; asked again at the next start
+			}
 			s.showCenter()
 		})
 		tabs = append(tabs, container.NewTabItem(T("ukey.tab"), u.Content()))
@@ -303,7 +305,9 @@ func (s *Shell) showLogin() {
 
 func (s *Shell) showCenter() {
 	c := NewCenter(s.c, s.opts.Lang, func() {
-		s.sessions.Delete(s.opts.ServerURL)
+		if err := s.sessions.Delete(s.opts.ServerURL); err != nil {
+			s.opts.Log.Warn("forget session", "err", err)
+		}
 		s.showLogin()
 	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
 	c.win = s.w

@@ -131,10 +131,15 @@ func (s *Store) dirtyDrafts(ctx context.Context) ([]*Draft, error) {
 	var ids []string
 	for rows.Next() {
 		var id string
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		ids = append(ids, id)
 	}
-	rows.Close()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
 	var out []*Draft
 	for _, id := range ids {
 		d, err := s.Draft(ctx, id)
@@ -268,7 +273,9 @@ func (s *Store) Statuses(ctx context.Context) ([]Status, error) {
 	for rows.Next() {
 		var st Status
 		var up int64
-		rows.Scan(&st.AppID, &st.State, &st.Subject, &up)
+		if err := rows.Scan(&st.AppID, &st.State, &st.Subject, &up); err != nil {
+			return nil, err
+		}
 		st.UpdatedAt = time.UnixMicro(up)
 		out = append(out, st)
 	}
