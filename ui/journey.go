@@ -164,8 +164,8 @@ func stepOf(st apply.State) int {
 
 // stepBar draws the steps: done ones ticked, the current one highlighted.
 // The bar shows where the user is; it is not a way to skip steps, so they
-// are chips, not buttons. Done chips are white on a dark green (5.4:1;
-// Fyne's success green under white was 2.2:1), the current one white on
+// are chips, not buttons. Done chips are white on a dark green (6.3:1;
+// Fyne's success green #43f436 under white was 1.5:1), the current one white on
 // the primary blue, later ones in the ordinary text colour inside an
 // outline (disabled buttons were all but invisible on the dark theme).
 func stepBar(cur int) []fyne.CanvasObject {
