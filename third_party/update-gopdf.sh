@@ -5,4 +5,4 @@
 # searched as 𠮷). Run from anywhere; needs go and patch.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-exec bash "$here/fork.sh" github.com/signintech/gopdf v0.33.0 "$here/gopdf" "$here/gopdf.patch" examples test debug fontmaker/main.go
+exec bash "$here/fork.sh" github.com/signintech/gopdf v0.33.0 "$here/gopdf" "$here/gopdf.patch" examples test debug fontmaker/main.go .github
