@@ -131,7 +131,7 @@ func (s *Service) CreateUpload(ctx context.Context, p Principal, appID string, r
 		return nil, api.NewError(api.CodeForbidden)
 	}
 	if !apply.CanReplaceMaterials(a.State) {
-		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请已进入审核,不能再更改材料", EN: "The application is under review: materials can no longer change"})
+		return nil, materialsClosed(a.State)
 	}
 	rule, ok := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), req.Type)
 	if !ok {
@@ -328,7 +328,7 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 			return err
 		}
 		if !apply.CanReplaceMaterials(a.State) {
-			return api.NewError(api.CodeStateNotAllowed)
+			return materialsClosed(a.State)
 		}
 		if again, _ := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), u.Type); again != rule {
 			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请表在上传期间被修改,请重新上传该材料", EN: "The form changed during the upload; upload this material again"})
@@ -428,7 +428,7 @@ func (s *Service) DeleteMaterial(ctx context.Context, p Principal, appID, mid st
 			return api.NewError(api.CodeForbidden)
 		}
 		if !apply.CanReplaceMaterials(a.State) {
-			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请已进入审核,不能再更改材料", EN: "The application is under review: materials can no longer change"})
+			return materialsClosed(a.State)
 		}
 		if err := tx.DeleteMaterial(ctx, appID, mid, s.now()); errors.Is(err, store.ErrNotFound) {
 			return api.NewError(api.CodeNotFound)
@@ -441,4 +441,17 @@ func (s *Service) DeleteMaterial(ctx context.Context, p Principal, appID, mid st
 		return s.internal(ctx, "delete material", err)
 	}
 	return nil
+}
+
+// materialsClosed is the refusal of a material change in state st, giving
+// the real reason: a cancelled application was told it was under review.
+func materialsClosed(st apply.State) *api.Error {
+	t := apply.Text{ZH: "申请已进入审核,不能再更改材料", EN: "The application is under review: materials can no longer change"}
+	switch st {
+	case apply.StateCancelled:
+		t = apply.Text{ZH: "申请已取消,不能再上传或更改材料", EN: "The application was cancelled: materials can no longer be uploaded or changed"}
+	case apply.StateApproved, apply.StateIssued, apply.StateRevoked:
+		t = apply.Text{ZH: "申请已办结,不能再更改材料", EN: "The application is complete: materials can no longer change"}
+	}
+	return api.NewError(api.CodeStateNotAllowed).WithMessage(t)
 }
