@@ -76,4 +76,4 @@ require (
 
 replace fyne.io/fyne/v2 => ./ui/third_party/fyne
 
-replace github.com/signintech/gopdf => ./third_party/gopdf
+replace github.com/signintech/gopdf => ./app/acceptform/third_party/gopdf

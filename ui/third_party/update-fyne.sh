@@ -6,4 +6,4 @@
 # no longer applies, and measure idle memory again (README, Performance).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-exec bash "${FORK_SH:-$here/../../third_party/fork.sh}" fyne.io/fyne/v2 v2.7.1 "$here/fyne" "$here/fyne.patch" cmd img tools .github
+exec bash "${FORK_SH:-$here/fork.sh}" fyne.io/fyne/v2 v2.7.1 "$here/fyne" "$here/fyne.patch" cmd img tools .github
