@@ -196,12 +196,3 @@ func (f *Fonts) Unprintable(s string) []rune {
 	_, missing := f.fs.runs(s)
 	return missing
 }
-
-// Unprintable is Fonts.Unprintable with the fonts read for this one call.
-func Unprintable(s string) []rune {
-	f, err := NewFonts()
-	if err != nil {
-		return nil // the embedded fonts are checked by the tests
-	}
-	return f.Unprintable(s)
-}

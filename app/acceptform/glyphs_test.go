@@ -136,7 +136,11 @@ func TestUnprintableRefused(t *testing.T) {
 	if _, err := render(in, nil); !errors.As(err, &ue) {
 		t.Fatalf("𠮷 without system fonts: %v", err)
 	}
-	if len(Unprintable("刘䶮龴")) != 0 {
+	fonts, err := NewFonts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fonts.Unprintable("刘䶮龴")) != 0 {
 		t.Error("the embedded faces should print 刘䶮龴")
 	}
 }
