@@ -58,7 +58,10 @@ func TestRealWindowRegisterThenLogin(t *testing.T) {
 	x.typeText("Zh3ngShu!2026")
 	x.key("Return")
 	x.expect("registered", "注册成功", "手机号或电子邮箱")
-	// The focus is on the password: typing goes there, Enter logs in.
+	// The focus is on the password: typing goes there, Enter logs in. (A
+	// second for the tab switch to settle: once in six CI runs keys typed
+	// at once were lost.)
+	time.Sleep(time.Second)
 	x.typeText("Zh3ngShu!2026")
 	x.key("Return")
 	x.expect("user-center", "用户中心", "申请单位证书")
