@@ -306,16 +306,36 @@ func TestThrottlesHoldUnderConcurrency(t *testing.T) {
 			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			csr := makeCSR(t, key, "")
 			before = s.Service.Stats()
+			var mu sync.Mutex
+			outcomes := map[string]int{}
 			for i := 0; i < 20; i++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					rawDo(c, "POST", "/applications/"+a.ID+"/certificate", api.DownloadRequest{CSR: csr, Code: fmt.Sprintf("%08d", i)})
+					r, err := rawDo(c, "POST", "/applications/"+a.ID+"/certificate", api.DownloadRequest{CSR: csr, Code: fmt.Sprintf("%08d", i)})
+					o := fmt.Sprint(err)
+					if err == nil {
+						o = fmt.Sprint(r.status)
+						if e := r.err(); e != nil {
+							o += " " + string(e.Code)
+						}
+					}
+					mu.Lock()
+					outcomes[o]++
+					mu.Unlock()
 				}()
 			}
 			wg.Wait()
-			if n := s.Service.Stats().CodeChecks - before.CodeChecks; n > 5 {
-				t.Errorf("20 concurrent wrong download codes: %d evaluated, want ≤ 5", n)
+			// Exactly five are compared: a guess is refused as busy only
+			// while five are stored or in flight, never counted twice.
+			for o := range outcomes {
+				if o != "412 download_code_invalid" && o != "429 rate_limited" && o != "403 download_code_locked" {
+					t.Errorf("20 concurrent wrong codes: %v; want only 412 invalid, 429 busy, 403 locked", outcomes)
+					break
+				}
+			}
+			if n := s.Service.Stats().CodeChecks - before.CodeChecks; n != 5 || outcomes["412 download_code_invalid"] != 5 {
+				t.Errorf("20 concurrent wrong download codes: %d evaluated, outcomes %v; want exactly 5 compared and answered 412", n, outcomes)
 			}
 			if code < "00000020" {
 				return // the right code was among the guesses (1 in 5 million)

@@ -165,8 +165,8 @@ var errRaced = errors.New("application changed during issuance")
 // returns a bundle, an error, or neither when issuance may go ahead.
 func (s *Service) checkDownload(ctx context.Context, a *store.Application, code, keyID string) (*api.CertificateBundle, error) {
 	// The guess takes a slot before it is compared (codeGate); a wrong
-	// one is stored before the slot is given back.
-	dc, verdict, leave, err := s.codes.enter(ctx, s.st, a.ID)
+	// one is stored as the slot is given back.
+	dc, verdict, guess, err := s.codes.enter(ctx, s.st, a.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "申请尚未审核通过,还不能下载证书", EN: "The application is not approved yet: nothing to download"})
@@ -179,14 +179,12 @@ func (s *Service) checkDownload(ctx context.Context, a *store.Application, code,
 	}
 	s.codeChecks.Add(1)
 	if !hmac.Equal([]byte(dc.MAC), []byte(s.codeMAC(a.ID, code))) {
-		err := s.st.CountCodeAttempt(context.WithoutCancel(ctx), a.ID, CodeTries)
-		leave()
-		if err != nil {
+		if err := guess.wrong(context.WithoutCancel(ctx), s.st); err != nil {
 			return nil, s.internal(ctx, "count code attempt", err)
 		}
 		return nil, api.NewError(api.CodeCodeInvalid)
 	}
-	leave()
+	guess.right()
 	if existing, err := s.st.CertificateOf(ctx, a.ID); err == nil {
 		if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
 			return s.bundle(existing), nil

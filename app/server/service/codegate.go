@@ -10,12 +10,15 @@ import (
 // codeGate bounds the download-code guesses evaluated at once: for each
 // application, the wrong attempts stored plus the comparisons in flight
 // never exceed CodeTries. The stored count is read under the
-// application's own lock and a wrong guess is written before its slot is
-// given back, so concurrent guesses cannot all pass the "fewer than five"
-// test (the race the hostile review found). A right code writes nothing:
-// the download's hot path costs no extra database write. The in-flight
-// part is per process; with several instances (issue 21) the conditional
-// UPDATE still bounds what is recorded.
+// application's own lock, and a wrong guess is written and its slot given
+// back under that same lock, so concurrent guesses cannot all pass the
+// "fewer than five" test (the race the hostile review found) and no
+// reader ever sees a guess twice, stored and still in flight (which
+// refused a guess that was due its evaluation: only four of five were
+// stored under -race, and the fifth, right, code downloaded). A right
+// code writes nothing: the download's hot path costs no extra database
+// write. The in-flight part is per process; with several instances
+// (issue 21) the conditional UPDATE still bounds what is recorded.
 type codeGate struct {
 	mu   sync.Mutex
 	apps map[string]*codeSlot
@@ -31,15 +34,50 @@ type codeSlot struct {
 type codeVerdict int
 
 const (
-	codeGo     codeVerdict = iota // compare, then call leave
+	codeGo     codeVerdict = iota // compare, then end the guess
 	codeLocked                    // CodeTries wrong attempts are stored
 	codeBusy                      // the allowance is taken by guesses in flight
 )
 
+// codeGuess is a guess let through the gate: end it with wrong or right,
+// once.
+type codeGuess struct {
+	g     *codeGate
+	sl    *codeSlot
+	appID string
+}
+
+// wrong stores the wrong attempt and frees the slot in one step under the
+// slot's lock.
+func (c *codeGuess) wrong(ctx context.Context, st *store.Store) error {
+	c.sl.mu.Lock()
+	err := st.CountCodeAttempt(ctx, c.appID, CodeTries)
+	c.sl.inflight--
+	c.sl.mu.Unlock()
+	c.g.drop(c.sl, c.appID)
+	return err
+}
+
+// right frees the slot; nothing is stored.
+func (c *codeGuess) right() {
+	c.sl.mu.Lock()
+	c.sl.inflight--
+	c.sl.mu.Unlock()
+	c.g.drop(c.sl, c.appID)
+}
+
+func (g *codeGate) drop(sl *codeSlot, appID string) {
+	g.mu.Lock()
+	if sl.users--; sl.users == 0 {
+		delete(g.apps, appID)
+	}
+	g.mu.Unlock()
+}
+
 // enter reads the application's code under its lock and, when a guess
-// may be evaluated, takes a slot; leave must be called once the guess is
-// decided (after a wrong one is stored).
-func (g *codeGate) enter(ctx context.Context, st *store.Store, appID string) (dc *store.DownloadCode, v codeVerdict, leave func(), err error) {
+// may be evaluated, takes a slot: the guess must then be ended with wrong
+// or right.
+func (g *codeGate) enter(ctx context.Context, st *store.Store, appID string) (dc *store.DownloadCode, v codeVerdict, guess *codeGuess, err error) {
 	g.mu.Lock()
 	if g.apps == nil {
 		g.apps = map[string]*codeSlot{}
@@ -51,13 +89,6 @@ func (g *codeGate) enter(ctx context.Context, st *store.Store, appID string) (dc
 	}
 	sl.users++
 	g.mu.Unlock()
-	drop := func() {
-		g.mu.Lock()
-		if sl.users--; sl.users == 0 {
-			delete(g.apps, appID)
-		}
-		g.mu.Unlock()
-	}
 
 	sl.mu.Lock()
 	dc, err = st.DownloadCode(ctx, appID)
@@ -70,14 +101,9 @@ func (g *codeGate) enter(ctx context.Context, st *store.Store, appID string) (dc
 	default:
 		sl.inflight++
 		sl.mu.Unlock()
-		return dc, codeGo, func() {
-			sl.mu.Lock()
-			sl.inflight--
-			sl.mu.Unlock()
-			drop()
-		}, nil
+		return dc, codeGo, &codeGuess{g: g, sl: sl, appID: appID}, nil
 	}
 	sl.mu.Unlock()
-	drop()
+	g.drop(sl, appID)
 	return dc, v, nil, err
 }
