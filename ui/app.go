@@ -290,7 +290,7 @@ func (s *Shell) showLogin() {
 	s.login = l
 	tabs := []*container.TabItem{container.NewTabItem(T("app.title"), l.Content())}
 	if s.module != "" {
-		u := NewUKEYLogin(s.c, s.opts.Lang, s.module, func(sess *api.Session) {
+		u := NewUKEYLogin(s.c, s.opts.Lang, PKCS11UKEY{Module: s.module}, func(sess *api.Session) {
 			if err := s.sessions.Set(s.opts.ServerURL, sess.Token); err != nil {
 				s.opts.Log.Warn("keep session", "err", err) // logged in now; asked again at the next start
 			}
@@ -345,7 +345,7 @@ func (s *Shell) formDir() string { return filepath.Join(s.opts.DataDir, "forms")
 
 // showJourney continues application id at its current step.
 func (s *Shell) showJourney(id string) {
-	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, Module: s.module, FormDir: s.formDir(), Queue: s.queue}, id, s.showCenter)
+	j := NewJourney(JourneyDeps{Client: s.c, Window: s.w, Lang: s.opts.Lang, Log: s.opts.Log, UKEY: PKCS11UKEY{Module: s.module}, FormDir: s.formDir(), Queue: s.queue}, id, s.showCenter)
 	j.OnEdit = s.showEdit
 	s.show(j.Content())
 	s.journey = j

@@ -2,12 +2,8 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,7 +15,6 @@ import (
 	"certdesk/app/acceptform"
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/atomicfile"
 	"certdesk/app/client"
 	appsync "certdesk/app/sync"
 )
@@ -672,45 +667,4 @@ func (s *Apply) drawPreview(box *fyne.Container, pdf []byte) {
 
 func (s *Apply) writeForm() (string, []byte, error) {
 	return writeAcceptanceForm(context.Background(), s.c, s.appID, s.formDir)
-}
-
-// writeAcceptanceForm renders application appID's acceptance form and
-// writes it under dir, returning its path and content.
-func writeAcceptanceForm(ctx context.Context, c *client.Client, appID, dir string) (string, []byte, error) {
-	a, err := c.Application(ctx, appID)
-	if err != nil {
-		return "", nil, err
-	}
-	ag, err := c.Agreement(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	pdf, err := acceptform.Render(acceptform.Input{AppID: a.ID, Kind: a.Kind, Form: a.Form, Fee: a.Fee,
-		Agreement: ag.Text, Version: ag.Version, Date: time.Now()})
-	var ue *acceptform.UnprintableError
-	if errors.As(err, &ue) {
-		return "", nil, errors.New(T("form.unprintable", map[string]any{"Chars": quoteChars(ue.Chars)}))
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, err
-	}
-	path := filepath.Join(dir, "受理表-"+a.ID[:8]+".pdf")
-	return path, pdf, atomicfile.WriteFile(path, pdf, 0o644)
-}
-
-// openFile hands a file to the system's viewer. When none takes it the
-// error says so in the user's words and where the file is, not the
-// launcher's own message (`exec: "xdg-open": executable file not found`).
-func openFile(path string) error {
-	app := fyne.CurrentApp()
-	if app == nil {
-		return nil
-	}
-	if err := app.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}); err != nil {
-		return errors.New(T("open.noviewer", map[string]any{"Path": path}))
-	}
-	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
-	"certdesk/token"
 )
 
 // DownloadStep is 证书下载: find the UKEY, enter its PIN and the download
@@ -27,8 +26,9 @@ import (
 // same certificate for the same key, so a pulled UKEY or a dropped
 // connection is resumed by pressing the button again.
 type DownloadStep struct {
-	j        *Journey
-	ctx      context.Context
+	env      stepEnv
+	srv      downloadServer
+	ukey     UKEY
 	info     *widget.Label
 	pin      *widget.Entry
 	code     *widget.Entry
@@ -45,15 +45,24 @@ type DownloadStep struct {
 
 var stageKeys = []string{"dl.keygen", "dl.csr", "dl.download", "dl.install", "dl.verify"}
 
-func newDownloadStep(j *Journey, ctx context.Context) *DownloadStep {
-	d := &DownloadStep{j: j, ctx: ctx}
+// downloadServer is what the download step asks the server.
+type downloadServer interface {
+	Download(ctx context.Context, appID string, req api.DownloadRequest) (*api.CertificateBundle, error)
+}
+
+func newDownloadStep(env stepEnv, srv downloadServer, u UKEY) *DownloadStep {
+	d := &DownloadStep{env: env, srv: srv, ukey: u}
 	d.info = widget.NewLabel(T("ukey.insert"))
 	d.info.Wrapping = fyne.TextWrapWord
 	d.pin = widget.NewPasswordEntry()
 	d.code = widget.NewEntry()
 	d.code.SetPlaceHolder(T("dl.codehint"))
 	d.code.OnSubmitted = func(string) { d.Start() }
-	d.pin.OnSubmitted = func(string) { j.win.Canvas().Focus(d.code) }
+	d.pin.OnSubmitted = func(string) {
+		if env.win != nil {
+			env.win.Canvas().Focus(d.code)
+		}
+	}
 	d.final = widget.NewCheck(T("ukey.finalok"), nil)
 	d.final.Hide()
 	d.btn = widget.NewButton(T("dl.start"), d.Start)
@@ -78,18 +87,14 @@ func newDownloadStep(j *Journey, ctx context.Context) *DownloadStep {
 
 // Detect looks for the UKEY and shows it with its PIN state.
 func (d *DownloadStep) Detect() {
-	if d.j.module == "" {
-		d.info.SetText(T("ukey.driver"))
-		return
-	}
 	go func() {
-		text, final := ukeyStatus(d.j.module)
+		text, final := ukeyStatus(d.env.ctx, d.ukey)
 		onUI(func() {
 			d.info.SetText(text)
 			if final {
 				d.final.Show()
 			}
-			d.j.called()
+			d.env.called()
 		})
 	}()
 }
@@ -118,7 +123,7 @@ func (d *DownloadStep) Start() {
 				d.btn.Hide()
 				d.Cert = cert // last: tests wait for it
 			}
-			d.j.called()
+			d.env.called()
 		})
 	}()
 }
@@ -135,13 +140,13 @@ func (d *DownloadStep) stage(i int, ok bool) {
 }
 
 func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certificate, error) {
-	ts, closeUKEY, err := openUKEY(d.j.module, pin, finalOK)
+	ts, err := d.ukey.Open(d.env.ctx, pin, finalOK)
 	if err != nil {
 		return nil, err
 	}
-	defer closeUKEY()
+	defer ts.Close()
 	d.stage(0, false)
-	k, _, err := ts.KeyFor(d.j.appID, token.KeyAuto)
+	k, err := ts.KeyFor(d.env.appID())
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +158,7 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	}
 	d.stage(1, true)
 	d.stage(2, false)
-	b, err := d.j.c.Download(d.ctx, d.j.appID, api.DownloadRequest{CSR: csr, Code: code})
+	b, err := d.srv.Download(d.env.ctx, d.env.appID(), api.DownloadRequest{CSR: csr, Code: code})
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +185,7 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	if !found {
 		return nil, errNotInstalled
 	}
-	h := sha256.Sum256([]byte("CertDesk check " + d.j.appID))
+	h := sha256.Sum256([]byte("CertDesk check " + d.env.appID()))
 	sig, err := k.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		return nil, err
@@ -195,7 +200,7 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 var errNotInstalled = errors.New("the certificate did not read back from the UKEY")
 
 func (d *DownloadStep) explain(err error) string {
-	msg, final := ukeyErrorText(err, d.j.lang, "dl.removed")
+	msg, final := ukeyErrorText(err, d.env.lang, "dl.removed")
 	if final {
 		d.final.Show()
 	}

@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
-	qrcode "github.com/skip2/go-qrcode"
 
 	"certdesk/app/api"
 )
@@ -19,8 +17,8 @@ import (
 // verification app, then verify this application — with the status as the
 // server reports it, a countdown to the session's expiry, and a retry.
 type IdentityStep struct {
-	j       *Journey
-	ctx     context.Context
+	env     stepEnv
+	srv     identityServer
 	qrs     *fyne.Container
 	state   *widget.Label
 	left    *widget.Label
@@ -30,8 +28,14 @@ type IdentityStep struct {
 	Session *api.IdentitySession
 }
 
-func newIdentityStep(j *Journey, ctx context.Context) *IdentityStep {
-	s := &IdentityStep{j: j, ctx: ctx}
+// identityServer is what the face check asks the server.
+type identityServer interface {
+	StartIdentity(ctx context.Context, appID string) (*api.IdentitySession, error)
+	IdentityStatus(ctx context.Context, appID string, wait time.Duration) (*api.IdentitySession, error)
+}
+
+func newIdentityStep(env stepEnv, srv identityServer) *IdentityStep {
+	s := &IdentityStep{env: env, srv: srv}
 	intro := widget.NewLabel(T("id.intro"))
 	intro.Wrapping = fyne.TextWrapWord
 	s.qrs = container.NewHBox()
@@ -45,33 +49,20 @@ func newIdentityStep(j *Journey, ctx context.Context) *IdentityStep {
 	return s
 }
 
-// qrImage renders payload as a QR code of side px pixels.
-func qrImage(payload string, px float32) fyne.CanvasObject {
-	q, err := qrcode.New(payload, qrcode.Medium)
-	if err != nil {
-		return widget.NewLabel(payload)
-	}
-	img := canvas.NewImageFromImage(q.Image(512))
-	img.FillMode = canvas.ImageFillContain
-	img.ScaleMode = canvas.ImageScalePixels
-	img.SetMinSize(fyne.NewSize(px, px))
-	return img
-}
-
 func (s *IdentityStep) start() {
 	s.retry.Hide()
 	s.state.SetText(T("id.starting"))
 	go func() {
-		is, err := s.j.c.StartIdentity(s.ctx, s.j.appID)
+		is, err := s.srv.StartIdentity(s.env.ctx, s.env.appID())
 		onUI(func() {
 			if err != nil {
-				s.state.SetText(explain(err, s.j.lang))
+				s.state.SetText(explain(err, s.env.lang))
 				s.retry.Show()
-				s.j.called()
+				s.env.called()
 				return
 			}
 			s.show(is)
-			s.j.called()
+			s.env.called()
 			go s.follow()
 			go s.countdown()
 		})
@@ -108,54 +99,46 @@ func (s *IdentityStep) status(is *api.IdentitySession) {
 	}
 }
 
-// follow long-polls the session until it ends, then reloads the journey
-// when it passed.
+// follow long-polls the session until it ends (a failed call is asked
+// again after 2 s), then moves the journey on when it passed.
 func (s *IdentityStep) follow() {
-	for s.ctx.Err() == nil {
-		is, err := s.j.c.IdentityStatus(s.ctx, s.j.appID, 20*time.Second)
-		if s.ctx.Err() != nil {
-			return
+	poll(s.env.ctx, s.env.clock, 2*time.Second, func(ctx context.Context) bool {
+		is, err := s.srv.IdentityStatus(ctx, s.env.appID(), 20*time.Second)
+		if ctx.Err() != nil {
+			return true
 		}
 		if err != nil {
-			onUI(func() { s.state.SetText(explain(err, s.j.lang)) })
-			time.Sleep(2 * time.Second)
-			continue
+			onUI(func() { s.state.SetText(explain(err, s.env.lang)) })
+			return false
 		}
 		onUI(func() {
 			s.status(is)
-			s.j.called()
+			s.env.called()
 		})
 		switch is.Status {
 		case api.IdentityPassed:
-			onUI(func() { s.j.reloadSaying("✓ " + T("id.passed")) })
-			return
+			onUI(func() { s.env.moveOn("✓ " + T("id.passed")) })
+			return true
 		case api.IdentityFailed, api.IdentityExpired:
-			return
+			return true
 		}
-	}
+		return false
+	})
 }
 
+// countdown shows the time left in the session, each second.
 func (s *IdentityStep) countdown() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			var until time.Time
-			onUIWait(func() {
-				if s.Session != nil {
-					until = s.Session.ExpiresAt
-				}
-			})
-			d := time.Until(until).Round(time.Second)
-			if d < 0 {
-				d = 0
+	poll(s.env.ctx, s.env.clock, time.Second, func(context.Context) bool {
+		var until time.Time
+		onUIWait(func() {
+			if s.Session != nil {
+				until = s.Session.ExpiresAt
 			}
-			onUI(func() {
-				s.left.SetText(T("id.left", map[string]any{"Left": fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)}))
-			})
-		}
-	}
+		})
+		d := max(until.Sub(s.env.clock.Now()).Round(time.Second), 0)
+		onUI(func() {
+			s.left.SetText(T("id.left", map[string]any{"Left": fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)}))
+		})
+		return false
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -31,9 +30,9 @@ type Journey struct {
 	lang    apply.Lang
 	log     *slog.Logger
 	appID   string
-	module  string // PKCS#11 module for the download ("" when none found)
+	ukey    UKEY
 	formDir string
-	queue   *appsync.Loop
+	send    materialSender
 	onExit  func()
 	// OnEdit opens the form of the application to change it (set by the
 	// shell).
@@ -57,11 +56,13 @@ type Journey struct {
 
 // JourneyDeps are what the journey needs besides the application.
 type JourneyDeps struct {
-	Client  *client.Client
-	Window  fyne.Window
-	Lang    apply.Lang
-	Log     *slog.Logger
-	Module  string
+	Client *client.Client
+	Window fyne.Window
+	Lang   apply.Lang
+	Log    *slog.Logger
+	// UKEY is where the certificate goes (PKCS11UKEY over the module
+	// found, with Module "" when none was).
+	UKEY    UKEY
 	FormDir string
 	// Queue, when set, is the local upload queue: materials are queued
 	// on disk before they are sent, so a crash or a dropped connection
@@ -74,7 +75,14 @@ func NewJourney(d JourneyDeps, appID string, onExit func()) *Journey {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	j := &Journey{c: d.Client, win: d.Window, lang: d.Lang, log: d.Log, appID: appID, module: d.Module, formDir: d.FormDir, queue: d.Queue, onExit: onExit}
+	j := &Journey{c: d.Client, win: d.Window, lang: d.Lang, log: d.Log, appID: appID, ukey: d.UKEY, formDir: d.FormDir, onExit: onExit}
+	if j.ukey == nil {
+		j.ukey = PKCS11UKEY{}
+	}
+	j.send = directSender{d.Client}
+	if d.Queue != nil {
+		j.send = d.Queue
+	}
 	j.bar = container.NewHBox()
 	j.body = container.NewStack(widget.NewLabel(T("center.loading")))
 	j.status = widget.NewLabel("")
@@ -189,18 +197,6 @@ func stepBar(cur int) []fyne.CanvasObject {
 
 var doneGreen = color.NRGBA{0x1b, 0x6e, 0x35, 0xff}
 
-// chip is a rounded label: text in fg on bg, with an outline when given.
-func chip(text string, bg, fg, outline color.Color) fyne.CanvasObject {
-	r := canvas.NewRectangle(bg)
-	r.CornerRadius = theme.InputRadiusSize()
-	if outline != nil {
-		r.StrokeColor, r.StrokeWidth = outline, 1
-	}
-	t := canvas.NewText(text, fg)
-	t.TextSize = theme.TextSize()
-	return container.NewStack(r, container.New(layout.NewCustomPaddedLayout(4, 4, 6, 6), t))
-}
-
 func (j *Journey) show(a *api.Application) {
 	if j.stop != nil {
 		j.stop()
@@ -208,11 +204,13 @@ func (j *Journey) show(a *api.Application) {
 	ctx, stop := context.WithCancel(context.Background())
 	j.stop = stop
 	j.app = a
+	j.mat, j.ident, j.pay, j.dl = nil, nil, nil, nil
 	j.bar.Objects = stepBar(stepOf(a.State))
 	j.bar.Refresh()
 	title := widget.NewLabelWithStyle(a.Kind.Label(j.lang)+" · "+subjectOf(a)+" · "+a.State.Label(j.lang), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	next := widget.NewLabel(a.NextAction.In(j.lang))
 	next.Wrapping = fyne.TextWrapWord
+	env := j.env(ctx, a)
 	var body fyne.CanvasObject
 	switch a.State {
 	case apply.StateDraft:
@@ -220,20 +218,22 @@ func (j *Journey) show(a *api.Application) {
 		edit.Importance = widget.HighImportance
 		body = container.NewVBox(edit)
 	case apply.StateSubmitted:
-		j.mat = newMaterialsStep(j, ctx)
+		j.mat = newMaterialsStep(env, j.c, j.send)
 		body = j.mat.content
 	case apply.StateMaterialsComplete:
-		j.ident = newIdentityStep(j, ctx)
+		j.ident = newIdentityStep(env, j.c)
 		body = j.ident.content
 	case apply.StateIdentityVerified, apply.StatePaymentPending:
-		j.pay = newPaymentStep(j, ctx)
+		j.pay = newPaymentStep(env, j.c, j.send)
 		body = j.pay.content
 	case apply.StatePaid, apply.StateUnderReview:
-		body = j.reviewStep(ctx)
+		body = reviewStep(env, j.c)
 	case apply.StateRejected:
-		body = j.rejectedStep(ctx)
+		var rs fyne.CanvasObject
+		rs, j.mat = rejectedStep(env, j.c, j.c, j.send, j.edit)
+		body = rs
 	case apply.StateApproved:
-		j.dl = newDownloadStep(j, ctx)
+		j.dl = newDownloadStep(env, j.c, j.ukey)
 		body = j.dl.content
 	case apply.StateIssued:
 		done := widget.NewLabel(T("journey.issued"))
@@ -244,6 +244,20 @@ func (j *Journey) show(a *api.Application) {
 	}
 	j.body.Objects = []fyne.CanvasObject{container.NewBorder(container.NewVBox(title, next), nil, nil, nil, body)}
 	j.body.Refresh()
+}
+
+// env is what the step for a gets from the journey: callbacks, not the
+// journey's fields.
+func (j *Journey) env(ctx context.Context, a *api.Application) stepEnv {
+	return stepEnv{ctx: ctx, app: a, lang: j.lang, log: j.log, win: j.win, clock: systemClock{}, every: j.pollEvery(),
+		called: j.called,
+		say:    func(msg string) { j.status.SetText(msg) },
+		moveOn: j.reloadSaying,
+		show: func(a *api.Application) {
+			j.show(a)
+		},
+		print: j.printForm,
+	}
 }
 
 func (j *Journey) edit() {
@@ -265,63 +279,46 @@ func subjectOf(a *api.Application) string {
 }
 
 // reviewStep waits for the CA's review, checking every few seconds.
-func (j *Journey) reviewStep(ctx context.Context) fyne.CanvasObject {
+func reviewStep(env stepEnv, srv appReader) fyne.CanvasObject {
 	msg := widget.NewLabel(T("journey.reviewing"))
 	msg.Wrapping = fyne.TextWrapWord
-	j.poll(ctx, func(a *api.Application) bool { return a.State != apply.StatePaid && a.State != apply.StateUnderReview })
-	return container.NewVBox(msg, widget.NewButton(T("center.refresh"), j.Reload))
+	go poll(env.ctx, env.clock, env.every, func(ctx context.Context) bool {
+		a, err := srv.Application(ctx, env.appID())
+		if err != nil || ctx.Err() != nil || a.State == apply.StatePaid || a.State == apply.StateUnderReview {
+			return ctx.Err() != nil
+		}
+		onUI(func() {
+			env.show(a)
+			env.called()
+		})
+		return true
+	})
+	return container.NewVBox(msg, widget.NewButton(T("center.refresh"), func() { env.moveOn("") }))
 }
 
 // rejectedStep shows the reviewer's reason and the two ways to answer it:
-// change the form, or replace materials.
-func (j *Journey) rejectedStep(ctx context.Context) fyne.CanvasObject {
-	reason := widget.NewLabel(T("center.reason") + ": " + j.app.RejectReason)
+// change the form (edit), or replace materials and resubmit.
+func rejectedStep(env stepEnv, ev eventSender, ms materialsServer, send materialSender, edit func()) (fyne.CanvasObject, *MaterialsStep) {
+	reason := widget.NewLabel(T("center.reason") + ": " + env.app.RejectReason)
 	reason.Wrapping = fyne.TextWrapWord
 	reason.Importance = widget.DangerImportance
-	edit := widget.NewButton(T("journey.fixform"), j.edit)
-	edit.Importance = widget.HighImportance
+	fix := widget.NewButton(T("journey.fixform"), edit)
+	fix.Importance = widget.HighImportance
 	resubmit := widget.NewButton(T("journey.resubmit"), func() {
 		go func() {
-			a, err := j.c.Event(ctx, j.appID, api.EventRequest{Event: apply.EvResubmit})
+			a, err := ev.Event(env.ctx, env.appID(), api.EventRequest{Event: apply.EvResubmit})
 			onUI(func() {
 				if err != nil {
-					j.status.SetText(explain(err, j.lang))
+					env.say(explain(err, env.lang))
 				} else {
-					j.show(a)
+					env.show(a)
 				}
-				j.called()
+				env.called()
 			})
 		}()
 	})
-	j.mat = newMaterialsStep(j, ctx)
-	return container.NewBorder(container.NewVBox(reason, container.NewHBox(edit, resubmit)), nil, nil, nil, j.mat.content)
-}
-
-// poll reloads the application every pollEvery until done says the
-// journey should move on, then shows the new step.
-func (j *Journey) poll(ctx context.Context, done func(*api.Application) bool) {
-	go func() {
-		t := time.NewTicker(j.pollEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			a, err := j.c.Application(ctx, j.appID)
-			if err != nil || ctx.Err() != nil {
-				continue
-			}
-			if done(a) {
-				onUI(func() {
-					j.show(a)
-					j.called()
-				})
-				return
-			}
-		}
-	}()
+	mat := newMaterialsStep(env, ms, send)
+	return container.NewBorder(container.NewVBox(reason, container.NewHBox(fix, resubmit)), nil, nil, nil, mat.content), mat
 }
 
 func (j *Journey) pollEvery() time.Duration {
@@ -329,21 +326,4 @@ func (j *Journey) pollEvery() time.Duration {
 		return j.PollEvery
 	}
 	return 5 * time.Second
-}
-
-// printForm writes the acceptance form again and opens it to print.
-func (j *Journey) printForm() {
-	go func() {
-		path, _, err := writeAcceptanceForm(context.Background(), j.c, j.appID, j.formDir)
-		onUI(func() {
-			if err != nil {
-				j.status.SetText(explain(err, j.lang))
-				return
-			}
-			j.status.SetText(T("apply.printed", map[string]any{"Path": path}) + " " + T("print.handed"))
-			if err := printFile(path); err != nil {
-				j.status.SetText(err.Error())
-			}
-		})
-	}()
 }

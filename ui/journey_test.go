@@ -142,7 +142,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 	defer local.Close()
 	queue := &appsync.Loop{Store: local, Client: c, Log: log}
 	w.OnContinue = func(id string) {
-		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, Module: tk.ModulePath, FormDir: t.TempDir(), Queue: queue}, id, func() {})
+		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir(), Queue: queue}, id, func() {})
 		j.PollEvery = 50 * time.Millisecond
 		win.SetContent(j.Content())
 	}

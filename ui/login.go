@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 
@@ -77,46 +75,8 @@ func NewLogin(c *client.Client, l apply.Lang, log *slog.Logger, remembered strin
 	return s
 }
 
-func errLabel() *errText {
-	l := &errText{}
-	l.ExtendBaseWidget(l)
-	l.Importance = widget.DangerImportance
-	l.Wrapping = fyne.TextWrapWord
-	return l
-}
-
-// errText is the red message under an input. Empty, it takes no room: a
-// form of twenty fields had twenty blank lines between them, and the
-// wheel took three notches to pass one field.
-type errText struct {
-	widget.Label
-}
-
-func (e *errText) MinSize() fyne.Size {
-	if e.Text == "" {
-		return fyne.Size{}
-	}
-	return e.Label.MinSize()
-}
-
 // Content is the screen's root object.
 func (s *Login) Content() fyne.CanvasObject { return s.content }
-
-// explain words an error for the person in front of the screen.
-func explain(err error, l apply.Lang) string {
-	var ae *api.Error
-	if errors.As(err, &ae) {
-		parts := []string{ae.Message(l)}
-		for _, f := range ae.Fields {
-			parts = append(parts, apply.Text{ZH: f.MessageZH, EN: f.MessageEN}.In(l))
-		}
-		return strings.Join(parts, "\n")
-	}
-	if errors.Is(err, client.ErrNetwork) {
-		return T("error.network")
-	}
-	return fmt.Sprint(err)
-}
 
 // run does work off the UI thread and applies its result on it: the
 // window never freezes on the network.
@@ -189,12 +149,4 @@ func (s *Login) register() {
 			cv.Focus(s.password)
 		}
 	})
-}
-
-func asAPIError(err error) *api.Error {
-	var ae *api.Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return nil
 }

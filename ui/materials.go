@@ -28,8 +28,9 @@ import (
 // and after; a file that passes is uploaded at once with a progress bar.
 // The paper documents to bring or mail close the list.
 type MaterialsStep struct {
-	j       *Journey
-	ctx     context.Context
+	env     stepEnv
+	srv     materialsServer
+	send    materialSender
 	list    *fyne.Container
 	next    *widget.Button
 	content fyne.CanvasObject
@@ -58,15 +59,22 @@ type matItem struct {
 	v    material.Verdict
 }
 
-func newMaterialsStep(j *Journey, ctx context.Context) *MaterialsStep {
-	m := &MaterialsStep{j: j, ctx: ctx}
+// materialsServer is what the materials step asks the server besides
+// sending files.
+type materialsServer interface {
+	Checklist(ctx context.Context, appID string) (*api.Checklist, error)
+	DeleteMaterial(ctx context.Context, appID, materialID string) error
+}
+
+func newMaterialsStep(env stepEnv, srv materialsServer, send materialSender) *MaterialsStep {
+	m := &MaterialsStep{env: env, srv: srv, send: send}
 	m.list = container.NewVBox(widget.NewLabel(T("center.loading")))
-	m.next = widget.NewButton(T("mat.next"), j.Reload)
+	m.next = widget.NewButton(T("mat.next"), func() { env.moveOn("") })
 	m.next.Importance = widget.HighImportance
 	m.next.Disable()
 	intro := widget.NewLabel(T("mat.intro"))
 	intro.Wrapping = fyne.TextWrapWord
-	reprint := widget.NewButton(T("mat.reprint"), func() { j.printForm() })
+	reprint := widget.NewButton(T("mat.reprint"), env.print)
 	m.content = container.NewBorder(container.NewVBox(intro, container.NewHBox(reprint)), m.next, nil, nil, container.NewVScroll(m.list))
 	m.load()
 	return m
@@ -75,20 +83,20 @@ func newMaterialsStep(j *Journey, ctx context.Context) *MaterialsStep {
 // load fetches the checklist and lays it out.
 func (m *MaterialsStep) load() {
 	go func() {
-		cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
+		cl, err := m.srv.Checklist(m.env.ctx, m.env.appID())
 		onUI(func() {
 			if err != nil {
-				m.j.status.SetText(explain(err, m.j.lang))
+				m.env.say(explain(err, m.env.lang))
 			} else {
 				m.layout(cl)
 			}
-			m.j.called()
+			m.env.called()
 		})
 	}()
 }
 
 func (m *MaterialsStep) layout(cl *api.Checklist) {
-	l := m.j.lang
+	l := m.env.lang
 	m.mu.Lock()
 	old := map[apply.MaterialType]*matItem{}
 	for _, it := range m.items {
@@ -134,7 +142,7 @@ func (m *MaterialsStep) layout(cl *api.Checklist) {
 }
 
 func (m *MaterialsStep) newItem(r apply.MaterialRule) *matItem {
-	l := m.j.lang
+	l := m.env.lang
 	it := &matItem{rule: r}
 	title := r.Label.In(l)
 	if r.Required {
@@ -163,7 +171,7 @@ func (m *MaterialsStep) newItem(r apply.MaterialRule) *matItem {
 }
 
 func (m *MaterialsStep) choose(it *matItem) {
-	chooseFile(m.j.win, T("mat.choose"), func(path string) {
+	chooseFile(m.env.win, T("mat.choose"), func(path string) {
 		b, err := readChosen(path, 64<<20)
 		if err != nil {
 			it.verdict.SetText(T("check.readerror", map[string]any{"Err": err}))
@@ -270,7 +278,7 @@ func (m *MaterialsStep) showVerdict(it *matItem, v material.Verdict) {
 	in := v.Info
 	facts := fmt.Sprintf("%s · %s · %d×%d · %.0f DPI · %.0f KB", it.name, formatLabel(in.Format), in.Width, in.Height, in.DPI, float64(in.Bytes)/1024)
 	text := head + " · " + facts
-	if p := problemText(v.Problems, m.j.lang); p != "" {
+	if p := problemText(v.Problems, m.env.lang); p != "" {
 		text += "\n" + p
 	}
 	it.verdict.SetText(text)
@@ -309,7 +317,7 @@ func (m *MaterialsStep) fix(it *matItem) {
 				return
 			}
 			it.data = out
-			it.fixed.SetText(fixSummary(rep, "", m.j.lang))
+			it.fixed.SetText(fixSummary(rep, "", m.env.lang))
 			m.showVerdict(it, rep.After)
 		})
 		if err == nil && rep.After.OK() {
@@ -333,26 +341,21 @@ func (m *MaterialsStep) upload(it *matItem) {
 			onUI(func() { it.progress.SetValue(v) })
 		}
 	}
-	var err error
-	if q := m.j.queue; q != nil {
-		// On disk first: from here a crash or a lost connection only
-		// delays the upload; the queue's loop finishes it.
-		err = q.Send(m.ctx, m.j.appID, t, name, data, progress)
-		if errors.Is(err, appsync.ErrQueued) || errors.Is(err, context.Canceled) {
-			onUIWait(func() {
-				it.progress.Hide()
-				it.fixed.SetText(T("mat.queued"))
-			})
-			return
-		}
-	} else {
-		_, err = m.j.c.UploadMaterial(m.ctx, m.j.appID, t, name, data, progress)
+	// With the local queue, on disk first: from here a crash or a lost
+	// connection only delays the upload; the queue's loop finishes it.
+	err := m.send.Send(m.env.ctx, m.env.appID(), t, name, data, progress)
+	if queued(err) || errors.Is(err, context.Canceled) {
+		onUIWait(func() {
+			it.progress.Hide()
+			it.fixed.SetText(T("mat.queued"))
+		})
+		return
 	}
-	m.j.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
+	m.env.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
 	onUIWait(func() {
 		it.progress.Hide()
 		if err != nil {
-			it.fixed.SetText(explain(err, m.j.lang))
+			it.fixed.SetText(explain(err, m.env.lang))
 			return
 		}
 		it.verdict.SetText("✓ " + T("mat.sent", map[string]any{"Name": name}))
@@ -365,9 +368,9 @@ func (m *MaterialsStep) delete(id string) {
 	m.work.Add(1)
 	go func() {
 		defer m.work.Done()
-		err := m.j.c.DeleteMaterial(m.ctx, m.j.appID, id)
+		err := m.srv.DeleteMaterial(m.env.ctx, m.env.appID(), id)
 		if err != nil {
-			onUI(func() { m.j.status.SetText(explain(err, m.j.lang)) })
+			onUI(func() { m.env.say(explain(err, m.env.lang)) })
 		}
 		m.reload()
 	}()
@@ -380,12 +383,12 @@ func (m *MaterialsStep) delete(id string) {
 // refused with the server's answer in the window's language, beside its
 // item. Before, a background refusal was shown nowhere.
 func (m *MaterialsStep) SyncEvent(e appsync.Event) {
-	if e.AppID != m.j.appID || (e.Kind != appsync.UploadDone && e.Kind != appsync.UploadFailed) {
+	if e.AppID != m.env.appID() || (e.Kind != appsync.UploadDone && e.Kind != appsync.UploadFailed) {
 		return
 	}
 	if it := m.item(e.Type); it != nil {
 		if e.Kind == appsync.UploadFailed {
-			it.fixed.SetText("✗ " + explain(e.Err, m.j.lang))
+			it.fixed.SetText("✗ " + explain(e.Err, m.env.lang))
 		} else {
 			it.fixed.SetText("✓ " + T("mat.uploaded"))
 		}
@@ -399,12 +402,12 @@ func (m *MaterialsStep) SyncEvent(e appsync.Event) {
 }
 
 func (m *MaterialsStep) reload() {
-	cl, err := m.j.c.Checklist(m.ctx, m.j.appID)
+	cl, err := m.srv.Checklist(m.env.ctx, m.env.appID())
 	onUIWait(func() {
 		if err == nil {
 			m.layout(cl)
 		}
-		m.j.called()
+		m.env.called()
 	})
 }
 

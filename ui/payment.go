@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"time"
 
@@ -13,15 +12,15 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/material"
-	appsync "certdesk/app/sync"
 )
 
 // PaymentStep is 费用支付: the fee from the server's schedule, then either
 // the online QR code with its live status, or the CA's bank account with
 // the voucher upload; staff confirm a transfer, the screen follows.
 type PaymentStep struct {
-	j       *Journey
-	ctx     context.Context
+	env     stepEnv
+	srv     paymentServer
+	send    materialSender
 	fee     *widget.Label
 	method  *widget.RadioGroup
 	detail  *fyne.Container
@@ -33,10 +32,16 @@ type PaymentStep struct {
 	polling bool
 }
 
-func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
-	p := &PaymentStep{j: j, ctx: ctx}
-	a := j.app
-	p.fee = widget.NewLabel(feeText(a.Fee, j.lang))
+// paymentServer is what the payment step asks the server.
+type paymentServer interface {
+	StartPayment(ctx context.Context, appID string, m api.PaymentMethod) (*api.Payment, error)
+	PaymentStatus(ctx context.Context, appID string) (*api.Payment, error)
+}
+
+func newPaymentStep(env stepEnv, srv paymentServer, send materialSender) *PaymentStep {
+	p := &PaymentStep{env: env, srv: srv, send: send}
+	a := env.app
+	p.fee = widget.NewLabel(feeText(a.Fee, env.lang))
 	p.fee.Wrapping = fyne.TextWrapWord
 	p.state = widget.NewLabel("")
 	p.state.Wrapping = fyne.TextWrapWord
@@ -64,12 +69,12 @@ func newPaymentStep(j *Journey, ctx context.Context) *PaymentStep {
 	// again rather than asked for anew.
 	if a.State == apply.StatePaymentPending {
 		go func() {
-			pay, err := j.c.PaymentStatus(ctx, j.appID)
+			pay, err := srv.PaymentStatus(env.ctx, a.ID)
 			onUI(func() {
 				if err == nil && pay.Method != "" {
 					p.show(pay)
 				}
-				j.called()
+				env.called()
 			})
 		}()
 	}
@@ -96,14 +101,14 @@ func feeText(q apply.Quote, l apply.Lang) string {
 func (p *PaymentStep) Start(m api.PaymentMethod) {
 	p.state.SetText(T("center.loading"))
 	go func() {
-		pay, err := p.j.c.StartPayment(p.ctx, p.j.appID, m)
+		pay, err := p.srv.StartPayment(p.env.ctx, p.env.appID(), m)
 		onUI(func() {
 			if err != nil {
-				p.state.SetText(explain(err, p.j.lang))
+				p.state.SetText(explain(err, p.env.lang))
 			} else {
 				p.show(pay)
 			}
-			p.j.called()
+			p.env.called()
 		})
 	}()
 }
@@ -125,10 +130,10 @@ func (p *PaymentStep) show(pay *api.Payment) {
 	case api.PayBankTransfer:
 		if b := pay.Bank; b != nil {
 			acct := widget.NewForm(
-				widget.NewFormItem(T("pay.bank.name"), copyable(b.Name, p.j.win)),
-				widget.NewFormItem(T("pay.bank.number"), copyable(b.Number, p.j.win)),
-				widget.NewFormItem(T("pay.bank.bank"), copyable(b.Bank, p.j.win)),
-				widget.NewFormItem(T("pay.bank.comment"), copyable(b.Comment, p.j.win)))
+				widget.NewFormItem(T("pay.bank.name"), copyable(b.Name, p.env.win)),
+				widget.NewFormItem(T("pay.bank.number"), copyable(b.Number, p.env.win)),
+				widget.NewFormItem(T("pay.bank.bank"), copyable(b.Bank, p.env.win)),
+				widget.NewFormItem(T("pay.bank.comment"), copyable(b.Comment, p.env.win)))
 			p.detail.Add(widget.NewCard(T("pay.bank.title"), T("pay.bank.hint"), acct))
 		}
 		p.detail.Add(widget.NewButton(T("pay.voucher"), p.chooseVoucher))
@@ -160,31 +165,25 @@ func (p *PaymentStep) showStatus(pay *api.Payment) {
 // follow asks for the payment's status every few seconds until it is
 // paid, then moves the journey on.
 func (p *PaymentStep) follow() {
-	t := time.NewTicker(min(2*time.Second, p.j.pollEvery()))
-	defer t.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-t.C:
-		}
-		pay, err := p.j.c.PaymentStatus(p.ctx, p.j.appID)
-		if err != nil || p.ctx.Err() != nil {
-			continue
+	poll(p.env.ctx, p.env.clock, min(2*time.Second, p.env.every), func(ctx context.Context) bool {
+		pay, err := p.srv.PaymentStatus(ctx, p.env.appID())
+		if err != nil || ctx.Err() != nil {
+			return ctx.Err() != nil
 		}
 		onUI(func() {
 			p.showStatus(pay)
-			p.j.called()
+			p.env.called()
 		})
 		if pay.Status == api.PaymentPaid {
-			onUI(p.j.Reload)
-			return
+			onUI(func() { p.env.moveOn("") })
+			return true
 		}
-	}
+		return false
+	})
 }
 
 func (p *PaymentStep) chooseVoucher() {
-	chooseFile(p.j.win, T("mat.choose"), func(path string) {
+	chooseFile(p.env.win, T("mat.choose"), func(path string) {
 		if b, err := readChosen(path, 64<<20); err == nil {
 			p.UploadVoucher(filepath.Base(path), b)
 		}
@@ -193,7 +192,8 @@ func (p *PaymentStep) chooseVoucher() {
 
 // UploadVoucher checks the voucher scan (fixing it when it can) and sends it.
 func (p *PaymentStep) UploadVoucher(name string, data []byte) {
-	rule, _ := apply.RuleFor(p.j.app.Kind, p.j.app.Form.Options(), p.j.app.Form.HandlerIsApplicant(p.j.app.Kind), apply.MatPaymentVoucher)
+	a := p.env.app
+	rule, _ := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), apply.MatPaymentVoucher)
 	p.voucher.SetText(T("check.checking") + " " + name)
 	go func() {
 		v := material.CheckBytes(data, rule)
@@ -203,39 +203,21 @@ func (p *PaymentStep) UploadVoucher(name string, data []byte) {
 			}
 		}
 		if !v.OK() {
-			onUI(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.j.lang)) })
+			onUI(func() { p.voucher.SetText("✗ " + problemText(v.Problems, p.env.lang)) })
 			return
 		}
-		var err error
-		if q := p.j.queue; q != nil {
-			// The same queue as every material: a dropped connection only
-			// delays the voucher.
-			err = q.Send(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
-		} else {
-			_, err = p.j.c.UploadMaterial(p.ctx, p.j.appID, apply.MatPaymentVoucher, name, data, nil)
-		}
+		// The same sender as every material: with the local queue, a
+		// dropped connection only delays the voucher.
+		err := p.send.Send(p.env.ctx, a.ID, apply.MatPaymentVoucher, name, data, nil)
 		onUI(func() {
-			if errors.Is(err, appsync.ErrQueued) {
+			if queued(err) {
 				p.voucher.SetText(T("mat.queued"))
 			} else if err != nil {
-				p.voucher.SetText(explain(err, p.j.lang))
+				p.voucher.SetText(explain(err, p.env.lang))
 			} else {
 				p.voucher.SetText("✓ " + T("pay.vouchersent"))
 			}
-			p.j.called()
+			p.env.called()
 		})
 	}()
-}
-
-// copyable is a value the user will type into their bank's site: shown,
-// with a button that copies it.
-func copyable(v string, w fyne.Window) fyne.CanvasObject {
-	l := widget.NewLabel(v)
-	l.Wrapping = fyne.TextWrapWord
-	b := widget.NewButton(T("pay.copy"), func() {
-		if w != nil {
-			w.Clipboard().SetContent(v)
-		}
-	})
-	return container.NewBorder(nil, nil, nil, b, l)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,17 +12,15 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/client"
-	"certdesk/token"
 )
 
 // UKEYLogin is the second way in (seed 1.2, 图2): the UKEY and its PIN.
 // The token's PIN flags are shown before the PIN is typed; on the final
 // try the user must tick that they accept the risk of locking the UKEY.
 type UKEYLogin struct {
-	c      *client.Client
+	srv    ukeyLoginServer
+	ukey   UKEY
 	lang   apply.Lang
-	module string // PKCS#11 module path
 	onDone func(*api.Session)
 
 	info     *widget.Label
@@ -35,9 +32,16 @@ type UKEYLogin struct {
 	finished chan struct{} // receives after each attempt, for tests
 }
 
-// NewUKEYLogin builds the screen for the module at path.
-func NewUKEYLogin(c *client.Client, l apply.Lang, module string, onDone func(*api.Session)) *UKEYLogin {
-	s := &UKEYLogin{c: c, lang: l, module: module, onDone: onDone}
+// ukeyLoginServer is what UKEY login asks the server: a challenge, then
+// a session for the signed challenge.
+type ukeyLoginServer interface {
+	LoginNonce(ctx context.Context) (*api.Nonce, error)
+	UKEYLogin(ctx context.Context, req api.UKEYLoginRequest) (*api.Session, error)
+}
+
+// NewUKEYLogin builds the screen for the UKEY u.
+func NewUKEYLogin(srv ukeyLoginServer, l apply.Lang, u UKEY, onDone func(*api.Session)) *UKEYLogin {
+	s := &UKEYLogin{srv: srv, ukey: u, lang: l, onDone: onDone}
 	s.info = widget.NewLabel(T("ukey.insert"))
 	s.info.Wrapping = fyne.TextWrapWord
 	s.pin = widget.NewPasswordEntry()
@@ -58,7 +62,7 @@ func (s *UKEYLogin) Content() fyne.CanvasObject { return s.content }
 // Detect looks for the UKEY and shows its state and PIN flags.
 func (s *UKEYLogin) Detect() {
 	go func() {
-		text, final := ukeyStatus(s.module)
+		text, final := ukeyStatus(context.Background(), s.ukey)
 		onUI(func() {
 			s.info.SetText(text)
 			if final {
@@ -67,34 +71,6 @@ func (s *UKEYLogin) Detect() {
 			s.done()
 		})
 	}()
-}
-
-// ukeyStatus looks for the UKEY behind module and words what it found;
-// finalTry says the next wrong PIN locks it (the final-try tick must show).
-func ukeyStatus(module string) (text string, finalTry bool) {
-	m, err := token.Load(module)
-	var tok token.Token
-	if err == nil {
-		tok, err = m.Find("", "")
-		m.Close()
-	}
-	switch {
-	case errors.Is(err, token.ErrNoToken):
-		return T("ukey.none"), false
-	case err != nil:
-		return T("ukey.driver") + "\n" + err.Error(), false
-	}
-	text = T("ukey.found", map[string]any{"Label": tok.Label, "Serial": tok.Serial})
-	switch {
-	case tok.Flags.PINLocked:
-		text += "\n" + T("ukey.locked")
-	case tok.Flags.PINFinalTry:
-		text += "\n" + T("ukey.finaltry")
-		finalTry = true
-	case tok.Flags.PINCountLow:
-		text += "\n" + T("ukey.countlow")
-	}
-	return text, finalTry
 }
 
 func (s *UKEYLogin) done() {
@@ -126,11 +102,12 @@ func (s *UKEYLogin) login() {
 // attempt logs in to the token, signs the server's challenge with the
 // first certificate+key pair and opens a session.
 func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
-	ts, closeUKEY, err := openUKEY(s.module, pin, finalOK)
+	ctx := context.Background()
+	ts, err := s.ukey.Open(ctx, pin, finalOK)
 	if err != nil {
 		return nil, err
 	}
-	defer closeUKEY()
+	defer ts.Close()
 	pairs, err := ts.Pairs()
 	if err != nil {
 		return nil, err
@@ -138,8 +115,7 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 	if len(pairs) == 0 {
 		return nil, errNoCert
 	}
-	ctx := context.Background()
-	n, err := s.c.LoginNonce(ctx)
+	n, err := s.srv.LoginNonce(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -148,16 +124,7 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.c.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: pairs[0].Cert.Raw, Signature: sig})
-}
-
-var errNoCert = errors.New("no certificate on the UKEY")
-
-// openUKEY loads module, opens the only UKEY and logs in with pin, which
-// is cleared on every path; closeUKEY ends the session and unloads the
-// module.
-func openUKEY(module string, pin []byte, finalOK bool) (s *token.Session, closeUKEY func(), err error) {
-	return token.OpenLoggedIn(module, token.Ref{}, pin, finalOK)
+	return s.srv.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: pairs[0].Cert.Raw, Signature: sig})
 }
 
 func (s *UKEYLogin) explainUKEY(err error) string {
@@ -166,31 +133,4 @@ func (s *UKEYLogin) explainUKEY(err error) string {
 		s.final.Show()
 	}
 	return msg
-}
-
-// ukeyErrorText words a UKEY error for the user; final says the final-try
-// tick must show. noToken is the message key for a missing UKEY.
-func ukeyErrorText(err error, l apply.Lang, noToken string) (msg string, final bool) {
-	var pe *token.PINError
-	switch {
-	case errors.As(err, &pe):
-		msg := T("ukey.wrongpin")
-		if pe.FinalTry {
-			return msg + "\n" + T("ukey.finaltry"), true
-		} else if pe.CountLow {
-			msg += "\n" + T("ukey.countlow")
-		}
-		return msg, false
-	case errors.Is(err, token.ErrPINFinalTry):
-		return T("ukey.finaltry"), true
-	case errors.Is(err, token.ErrPINLocked):
-		return T("ukey.locked"), false
-	case errors.Is(err, token.ErrNoToken), errors.Is(err, token.ErrTokenRemoved):
-		return T(noToken), false
-	case errors.Is(err, errNoCert):
-		return T("ukey.nocert"), false
-	case errors.Is(err, token.ErrModule), errors.Is(err, token.ErrModuleArch):
-		return T("ukey.driver") + "\n" + err.Error(), false
-	}
-	return explain(err, l), false
 }

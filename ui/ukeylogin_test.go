@@ -70,7 +70,7 @@ func TestUKEYLoginScreen(t *testing.T) {
 
 	fresh, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
 	var got *api.Session
-	s := NewUKEYLogin(fresh, apply.ZH, tk.ModulePath, func(sess *api.Session) { got = sess })
+	s := NewUKEYLogin(fresh, apply.ZH, PKCS11UKEY{Module: tk.ModulePath}, func(sess *api.Session) { got = sess })
 	s.finished = make(chan struct{}, 8)
 	s.Detect()
 	wait(t, s.finished)
