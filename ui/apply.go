@@ -25,7 +25,7 @@ import (
 // server runs, autosaved, submitted with the server's field errors shown
 // beside their fields.
 type Apply struct {
-	c       *client.Client
+	c       applyServer
 	drafts  Drafts // the local store first; nil sends straight to the server
 	lang    apply.Lang
 	kind    apply.Kind
@@ -60,6 +60,15 @@ type Apply struct {
 	// Unsent is true while an edit saved on this PC has not reached the
 	// server (shown as 未同步).
 	Unsent bool
+}
+
+// applyServer is what the form asks the server: the agreement, a new
+// application, saved and submitted forms, and what the printed form is
+// made of.
+type applyServer interface {
+	formSource
+	CreateApplication(ctx context.Context, req api.CreateApplicationRequest, idemKey string) (*api.Application, error)
+	UpdateForm(ctx context.Context, id string, req api.UpdateFormRequest) (*api.Application, error)
 }
 
 // Drafts is where the form's edits go first: the local store, whose sync
@@ -105,7 +114,7 @@ func (e *leaveEntry) FocusLost() {
 
 // NewApply starts an application of kind k; printed forms go to formDir.
 // drafts (nil: none) is where edits are saved first.
-func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
+func NewApply(c applyServer, l apply.Lang, k apply.Kind, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
 	s := &Apply{c: c, drafts: drafts, lang: l, kind: k, onDone: onDone, formDir: formDir, idemKey: client.NewIdempotencyKey(), values: apply.Values{}}
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord
@@ -130,7 +139,7 @@ func NewApply(c *client.Client, l apply.Lang, k apply.Kind, formDir string, draf
 // saved values. An edit saved on this PC and not yet on the server wins
 // over the server's copy (the server wins for the state, the local draft
 // for unsent edits) and is shown as 未同步 until it is sent.
-func EditApply(c *client.Client, l apply.Lang, a *api.Application, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
+func EditApply(c applyServer, l apply.Lang, a *api.Application, formDir string, drafts Drafts, onDone func(appID string)) *Apply {
 	s := &Apply{c: c, drafts: drafts, lang: l, kind: a.Kind, onDone: onDone, formDir: formDir, appID: a.ID, values: apply.Values{}, server: a.Form}
 	s.status = widget.NewLabel("")
 	s.status.Wrapping = fyne.TextWrapWord

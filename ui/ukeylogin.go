@@ -87,6 +87,7 @@ func (s *UKEYLogin) login() {
 	s.err.SetText("")
 	go func() {
 		sess, err := s.attempt(pin, finalOK)
+		clear(pin) // whatever the UKEY did with it
 		onUI(func() {
 			s.btn.Enable()
 			if err != nil {
