@@ -12,10 +12,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -430,7 +432,8 @@ func TestNonceCreationLimited(t *testing.T) {
 // 7b. A JPEG with a ZIP appended after its end-of-image marker is not
 // stored: the check names the extra bytes, and the repair cuts them.
 func TestBytesAfterEOIRefused(t *testing.T) {
-	s := startServer(t, "")
+	dir := t.TempDir()
+	s := startServerIn(t, dir)
 	c := applicant(t, s)
 	a := submitted(c, "eoi01")
 	doc := testimg.JPEG(testimg.Scan(827, 1169, 1), 85, 100)
@@ -439,6 +442,11 @@ func TestBytesAfterEOIRefused(t *testing.T) {
 	e := c.wantErr(c.upload(a.ID, apply.MatOrgLicense, polyglot), 422, api.CodeMaterialInvalid)
 	if len(e.Fields) == 0 || e.Fields[0].Code != material.PTrailing {
 		t.Fatalf("want %s: %+v", material.PTrailing, e.Fields)
+	}
+	// A refused file leaves nothing behind: no blob that no material
+	// names, no part.
+	if n := filesUnder(t, filepath.Join(dir, "files")); n != 0 {
+		t.Fatalf("%d files stored after a refused upload", n)
 	}
 	rule, _ := apply.RuleFor(apply.KindOrg, apply.Options{Seal: true}, false, apply.MatOrgLicense)
 	fixed, _, err := material.Repair(polyglot, rule)
@@ -449,10 +457,29 @@ func TestBytesAfterEOIRefused(t *testing.T) {
 		t.Fatal("repair kept the appended data")
 	}
 	m := c.mustUpload(a.ID, apply.MatOrgLicense, fixed)
+	if n := filesUnder(t, filepath.Join(dir, "files")); n != 1 {
+		t.Fatalf("%d files stored for one accepted material", n)
+	}
 	r := c.do("GET", "/applications/"+a.ID+"/materials/"+m.ID+"/data", nil)
 	if r.status != 200 || bytes.Contains(r.body, []byte("PK\x03\x04")) {
 		t.Fatalf("served material: %d, %d bytes", r.status, len(r.body))
 	}
+}
+
+// filesUnder counts the regular files below dir.
+func filesUnder(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // startServerIn starts a server on a data directory a test keeps, to

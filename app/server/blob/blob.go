@@ -129,11 +129,12 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.
 	return size, nil
 }
 
-// Finish checks the complete part against sum, moves it into the blob
-// store (or drops it when that content is already stored) and returns its
-// bytes for inspection. b, when not nil, is the part's content as Append
-// kept it.
-func (s *Store) Finish(id, sum string, b []byte) ([]byte, error) {
+// Complete reads the complete part and checks it against sum, returning
+// its bytes for inspection; the part stays a part until Keep stores it or
+// Discard drops it, so a file the inspection refuses never becomes a blob
+// that nothing points at. b, when not nil, is the part's content as
+// Append kept it.
+func (s *Store) Complete(id, sum string, b []byte) ([]byte, error) {
 	if !reHex.MatchString(sum) {
 		return nil, fmt.Errorf("bad SHA-256 %q", sum)
 	}
@@ -148,18 +149,27 @@ func (s *Store) Finish(id, sum string, b []byte) ([]byte, error) {
 		os.Remove(s.part(id))
 		return nil, ErrDigest
 	}
+	return b, nil
+}
+
+// Keep moves a part checked by Complete into the blob store, or drops it
+// when that content is stored already.
+func (s *Store) Keep(id, sum string) error {
+	if !reHex.MatchString(sum) {
+		return fmt.Errorf("bad SHA-256 %q", sum)
+	}
 	dst := s.path(sum)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := os.Stat(dst); err == nil {
 		os.Remove(s.part(id))
-		return b, nil
+		return nil
 	}
 	if err := os.Rename(s.part(id), dst); err != nil {
-		return nil, fmt.Errorf("store blob: %w", err)
+		return fmt.Errorf("store blob: %w", err)
 	}
-	return b, s.sync.Sync(dst)
+	return s.sync.Sync(dst)
 }
 
 // Discard drops an upload's part file.

@@ -48,7 +48,10 @@ func TestResumeAfterCut(t *testing.T) {
 	if err != nil || n != total {
 		t.Fatalf("resume: %d %v", n, err)
 	}
-	b, err := s.Finish("up1abcdefgh", hexSum, nil)
+	b, err := s.Complete("up1abcdefgh", hexSum, nil)
+	if err == nil {
+		err = s.Keep("up1abcdefgh", hexSum)
+	}
 	if err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("finish: %v", err)
 	}
@@ -70,7 +73,7 @@ func TestDigestAndLength(t *testing.T) {
 	}
 	s.Discard("up2abcdefgh")
 	s.Append("up3abcdefgh", 0, 3, bytes.NewReader([]byte("abc")), nil)
-	if _, err := s.Finish("up3abcdefgh", hex.EncodeToString(make([]byte, 32)), nil); !errors.Is(err, ErrDigest) {
+	if _, err := s.Complete("up3abcdefgh", hex.EncodeToString(make([]byte, 32)), nil); !errors.Is(err, ErrDigest) {
 		t.Fatalf("bad digest: %v", err)
 	}
 	if _, err := s.Open("../../etc/passwd"); err == nil {
@@ -99,7 +102,10 @@ func TestWriteDataDirect(t *testing.T) {
 		t.Fatalf("append: %d %v", n, err)
 	}
 	sum := sha256.Sum256(data)
-	if _, err := s.Finish("upwholeabc", hex.EncodeToString(sum[:]), keep.Bytes()); err != nil {
+	if _, err := s.Complete("upwholeabc", hex.EncodeToString(sum[:]), keep.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Keep("upwholeabc", hex.EncodeToString(sum[:])); err != nil {
 		t.Fatal(err)
 	}
 	f, err := s.Open(hex.EncodeToString(sum[:]))

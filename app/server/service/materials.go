@@ -300,7 +300,7 @@ func (s *Service) buffer(n int64) *bytes.Buffer {
 // finishUpload checks and records a complete upload; data is its content
 // when already in memory, else nil.
 func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload, data []byte) (*api.Upload, error) {
-	data, err := s.blobs.Finish(u.ID, u.SHA256, data)
+	data, err := s.blobs.Complete(u.ID, u.SHA256, data)
 	if errors.Is(err, blob.ErrDigest) {
 		return nil, api.NewError(api.CodeMaterialInvalid).WithMessage(apply.Text{ZH: "文件在上传中损坏(校验值不符),请重新上传", EN: "The file was damaged in transit (SHA-256 mismatch); upload it again"})
 	}
@@ -315,11 +315,22 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 	}
 	rule, ok := apply.RuleFor(a0.Kind, a0.Form.Options(), a0.Form.HandlerIsApplicant(a0.Kind), u.Type)
 	if !ok {
+		s.blobs.Discard(u.ID)
 		return nil, materialField(u.Type, "本申请不需要这种材料", "This application does not take this kind of material", apply.CodeChoice)
 	}
 	v := material.CheckBytes(data, rule)
 	if !v.OK() {
+		// Refused: the part is dropped, never stored as a blob.
+		s.blobs.Discard(u.ID)
 		return nil, materialError(v)
+	}
+	// Stored before the material row that names it is committed: a crash
+	// between the two leaves a blob without a row, never a row without
+	// its file. (A transaction refused below, the state having moved on
+	// during the upload, leaves such a blob too: rare, and not removed,
+	// because an identical file accepted meanwhile may share it.)
+	if err := s.blobs.Keep(u.ID, u.SHA256); err != nil {
+		return nil, s.internal(ctx, "store blob", err)
 	}
 	var mat *store.Material
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
