@@ -57,6 +57,11 @@ type matItem struct {
 	name string
 	data []byte
 	v    material.Verdict
+	// gen counts the files chosen for the item (and fixes of them): the
+	// work for an older one, still checking or sending, never writes
+	// over the newer one's line ("✓ sent" while the newer was still on
+	// its way).
+	gen int
 }
 
 // materialsServer is what the materials step asks the server besides
@@ -253,18 +258,26 @@ func (m *MaterialsStep) Add(t apply.MaterialType, name string, data []byte) {
 	if it == nil {
 		return
 	}
+	it.gen++
+	gen := it.gen
 	it.name, it.data = name, data
 	it.verdict.SetText(T("check.checking") + " " + name)
 	it.fixed.SetText("")
 	it.fix.Hide()
+	it.fix.Enable() // a fix of the older file may have left it disabled
 	rule := it.rule
 	m.work.Add(1)
 	go func() {
 		defer m.work.Done()
 		v := material.CheckBytes(data, rule)
-		onUIWait(func() { m.showVerdict(it, v) })
-		if v.OK() {
-			m.upload(it)
+		current := false
+		onUIWait(func() {
+			if current = it.gen == gen; current {
+				m.showVerdict(it, v)
+			}
+		})
+		if current && v.OK() {
+			m.upload(it, gen, name, data)
 		}
 	}()
 }
@@ -305,12 +318,17 @@ func (m *MaterialsStep) Fix(t apply.MaterialType) {
 func (m *MaterialsStep) fix(it *matItem) {
 	it.fix.Disable()
 	it.fixed.SetText(T("check.fixing"))
-	data, rule := it.data, it.rule
+	it.gen++
+	gen, name, data, rule := it.gen, it.name, it.data, it.rule
 	m.work.Add(1)
 	go func() {
 		defer m.work.Done()
 		out, rep, err := material.Repair(data, rule)
+		current := false
 		onUIWait(func() {
+			if current = it.gen == gen; !current {
+				return
+			}
 			it.fix.Enable()
 			if err != nil {
 				it.fixed.SetText(T("check.cannotfix"))
@@ -320,46 +338,58 @@ func (m *MaterialsStep) fix(it *matItem) {
 			it.fixed.SetText(fixSummary(rep, "", m.env.lang))
 			m.showVerdict(it, rep.After)
 		})
-		if err == nil && rep.After.OK() {
-			m.upload(it)
+		if current && err == nil && rep.After.OK() {
+			m.upload(it, gen, name, out)
 		}
 	}()
 }
 
 // upload sends the item's file with a progress bar; the client resumes a
 // dropped connection from the server's offset by itself.
-func (m *MaterialsStep) upload(it *matItem) {
-	data, name, t := it.data, it.name, it.rule.Type
-	onUIWait(func() {
+func (m *MaterialsStep) upload(it *matItem, gen int, name string, data []byte) {
+	t := it.rule.Type
+	// mine runs fn when this upload is still the item's newest file.
+	mine := func(fn func()) {
+		onUIWait(func() {
+			if it.gen == gen {
+				fn()
+			}
+		})
+	}
+	mine(func() {
 		it.progress.SetValue(0)
 		it.progress.Show()
+		it.fix.Hide()
 	})
 	start := time.Now()
 	progress := func(p client.Progress) {
 		if p.Total > 0 {
 			v := float64(p.Sent) / float64(p.Total)
-			onUI(func() { it.progress.SetValue(v) })
+			onUI(func() {
+				if it.gen == gen {
+					it.progress.SetValue(v)
+				}
+			})
 		}
 	}
 	// With the local queue, on disk first: from here a crash or a lost
 	// connection only delays the upload; the queue's loop finishes it.
 	err := m.send.Send(m.env.ctx, m.env.appID(), t, name, data, progress)
 	if queued(err) || errors.Is(err, context.Canceled) {
-		onUIWait(func() {
+		mine(func() {
 			it.progress.Hide()
 			it.fixed.SetText(T("mat.queued"))
 		})
 		return
 	}
 	m.env.log.Info("material uploaded", "type", t, "bytes", len(data), "ms", time.Since(start).Milliseconds(), "err", err)
-	onUIWait(func() {
+	mine(func() {
 		it.progress.Hide()
 		if err != nil {
 			it.fixed.SetText(explain(err, m.env.lang))
 			return
 		}
 		it.verdict.SetText("✓ " + T("mat.sent", map[string]any{"Name": name}))
-		it.fix.Hide()
 	})
 	m.reload()
 }

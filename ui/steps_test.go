@@ -477,7 +477,7 @@ func TestMaterialRefusedOrQueued(t *testing.T) {
 	}{
 		{"refused zh", apply.ZH, refusal, refusal.MessageZH, false},
 		{"refused en", apply.EN, refusal, refusal.MessageEN, false},
-		{"queued", apply.ZH, fmt.Errorf("%w: %w", appsync.ErrQueued, client.ErrNetwork), T("mat.queued"), false},
+		{"queued", apply.ZH, fmt.Errorf("%w: %w", appsync.ErrQueued, client.ErrNetwork), "mat.queued", false}, // a key: T once translations are loaded
 		{"accepted", apply.ZH, nil, "", true},
 	}
 	for _, tc := range cases {
@@ -494,6 +494,9 @@ func TestMaterialRefusedOrQueued(t *testing.T) {
 			it := m.item(apply.MatOrgLicense)
 			if snd.sent != 1 {
 				t.Fatalf("%d sends of a file that passed the local check", snd.sent)
+			}
+			if strings.HasPrefix(tc.want, "mat.") {
+				tc.want = T(tc.want)
 			}
 			if tc.want != "" && !strings.Contains(it.fixed.Text, tc.want) {
 				t.Fatalf("beside the item: %q, want %q", it.fixed.Text, tc.want)
@@ -617,5 +620,50 @@ func TestConflictingEditKeepsTheValue(t *testing.T) {
 	eventually(t, "the refusal of the submit", func() bool { return !s.submit.Disabled() && strings.Contains(s.status.Text, msg) })
 	if d, _ := drafts.Draft(context.Background(), a.ID); d == nil {
 		t.Fatal("the local copy was dropped after a refused submit")
+	}
+}
+
+// gatedSender holds each send until the test lets it go.
+type gatedSender struct {
+	m     *fakeMaterials
+	gates chan chan struct{}
+}
+
+func (g *gatedSender) Send(ctx context.Context, appID string, t apply.MaterialType, name string, data []byte, progress func(client.Progress)) error {
+	gate := make(chan struct{})
+	g.gates <- gate
+	<-gate
+	return (&fakeSender{m: g.m}).Send(ctx, appID, t, name, data, progress)
+}
+
+// Two files chosen one after the other for one item: the first one's
+// upload ending does not say "✓ sent" over the second, still on its way.
+func TestOlderUploadDoesNotOverwriteNewer(t *testing.T) {
+	env, rec := newTestEnv(t, apply.ZH, apply.StateSubmitted)
+	a := env.app
+	rule, _ := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), apply.MatOrgLicense)
+	fm := &fakeMaterials{rule: rule}
+	g := &gatedSender{m: fm, gates: make(chan chan struct{}, 2)}
+	m := newMaterialsStep(env, fm, g)
+	until(t, rec.called, func() bool { return m.item(apply.MatOrgLicense) != nil })
+	doc := testimg.JPEG(testimg.Scan(827, 1169, 8), 85, 100)
+	onUIWait(func() { m.Add(apply.MatOrgLicense, "旧扫描.jpg", doc) })
+	first := <-g.gates
+	onUIWait(func() { m.Add(apply.MatOrgLicense, "新扫描.jpg", doc) })
+	second := <-g.gates
+	close(first)
+	// The first upload's checklist reload is the sign it finished.
+	until(t, rec.called, func() bool { return len(fm.have) == 1 })
+	time.Sleep(50 * time.Millisecond)
+	it := m.item(apply.MatOrgLicense)
+	var line string
+	onUIWait(func() { line = it.verdict.Text })
+	if strings.Contains(line, "✓ "+T("mat.sent", map[string]any{"Name": "旧扫描.jpg"})) || !strings.Contains(line, "新扫描.jpg") {
+		t.Fatalf("while the newer file is still sending: %q", line)
+	}
+	close(second)
+	m.Wait()
+	if got := it.verdict.Text; got != "✓ "+T("mat.sent", map[string]any{"Name": "新扫描.jpg"}) {
+		t.Fatalf("after the newer file is sent: %q", got)
 	}
 }
