@@ -70,7 +70,9 @@ func NewCenter(c *client.Client, l apply.Lang, onLogout func(), extra ...*contai
 	refresh := widget.NewButton(T("center.refresh"), s.Refresh)
 	logout := widget.NewButton(T("center.logout"), func() {
 		go func() {
-			s.c.Logout(context.Background())
+			// Out either way: the session is forgotten here; a server
+			// that did not hear the logout lets the token expire.
+			_ = s.c.Logout(context.Background())
 			onUI(s.onLogout)
 		}()
 	})

@@ -65,7 +65,10 @@ func chooseSave(win fyne.Window, title, name string, done func(path string)) {
 					if err != nil || wc == nil {
 						return
 					}
-					wc.Close()
+					if err := wc.Close(); err != nil {
+						dialog.ShowError(err, win)
+						return
+					}
 					done(wc.URI().Path())
 				}, win)
 				d.SetFileName(name)

@@ -61,7 +61,7 @@ func imePlacer(w fyne.Window) func(imePlacement) bool {
 			if himc == 0 {
 				return // no input context: no IME for this window
 			}
-			defer procImmReleaseContext.Call(wc.HWND, himc)
+			defer func() { _, _, _ = procImmReleaseContext.Call(wc.HWND, himc) }() // nothing to do if it fails
 			cf := compositionForm{Style: cfsPoint, Pos: point{p.X, p.Y}}
 			r1, _, _ := procImmSetCompositionWindow.Call(himc, uintptr(unsafe.Pointer(&cf)))
 			cand := candidateForm{Index: 0, Style: cfsExclude, Pos: point{p.X, p.Y + p.Height},

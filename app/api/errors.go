@@ -136,7 +136,7 @@ func StateError(err error) *Error {
 	e := NewError(CodeStateNotAllowed)
 	var se *apply.StepError
 	if errors.As(err, &se) {
-		e.WithMessage(se.Message())
+		return e.WithMessage(se.Message())
 	}
 	return e
 }

@@ -66,7 +66,7 @@ func blockerChecks(Env) []Check {
 		c.Level, c.Detail = Yellow, err.Error()
 		return []Check{c}
 	}
-	defer windows.CloseHandle(snap)
+	defer func() { _ = windows.CloseHandle(snap) }() // a read-only snapshot
 	var e windows.ProcessEntry32
 	e.Size = uint32(unsafe.Sizeof(e))
 	var found []string

@@ -37,7 +37,8 @@ func Pages(ctx context.Context, pdf []byte, dpi int, cacheDir string) ([]*image.
 		if err != nil {
 			return nil, fmt.Errorf("preview cache %s: %w", cacheDir, err)
 		}
-		defer cache.Close(ctx)
+		// Closing what was only used to render: the pages are the result.
+		defer func() { _ = cache.Close(ctx) }()
 		rc = rc.WithCompilationCache(cache)
 	}
 	pool, err := webassembly.Init(webassembly.Config{
@@ -48,17 +49,18 @@ func Pages(ctx context.Context, pdf []byte, dpi int, cacheDir string) ([]*image.
 	if err != nil {
 		return nil, fmt.Errorf("start PDFium: %w", err)
 	}
-	defer pool.Close()
+	defer func() { _ = pool.Close() }()
 	inst, err := pool.GetInstance(30 * time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("start PDFium: %w", err)
 	}
-	defer inst.Close()
+	defer func() { _ = inst.Close() }()
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &pdf})
 	if err != nil {
 		return nil, fmt.Errorf("open PDF: %w", err)
 	}
-	defer inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document})
+	// The instance and its memory go with inst.Close just after.
+	defer func() { _, _ = inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document}) }()
 	n, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
 	if err != nil {
 		return nil, fmt.Errorf("count pages: %w", err)

@@ -221,7 +221,9 @@ func (l *Loop) Round(ctx context.Context) error {
 	for _, sm := range sums {
 		old, _ := l.Store.status(ctx, sm.ID)
 		if old == nil || old.State != sm.State {
-			l.Store.setStatus(ctx, Status{AppID: sm.ID, State: sm.State, Subject: sm.Subject, UpdatedAt: sm.UpdatedAt})
+			if err := l.Store.setStatus(ctx, Status{AppID: sm.ID, State: sm.State, Subject: sm.Subject, UpdatedAt: sm.UpdatedAt}); err != nil {
+				return fmt.Errorf("record status of %s: %w", sm.ID, err)
+			}
 			if old != nil {
 				l.emit(Event{Kind: StatusChange, AppID: sm.ID, State: sm.State})
 			}
@@ -271,7 +273,9 @@ func (l *Loop) push(ctx context.Context, q *Queued, progress func(client.Progres
 	data, err := l.Store.queuedData(q.ID)
 	if err != nil {
 		q.State, q.Error, q.ErrorEN = "failed", "本机排队的文件副本丢失,请重新选择该文件", "the queued copy is missing: choose the file again"
-		l.Store.setUpload(ctx, q)
+		if err := l.Store.setUpload(ctx, q); err != nil {
+			l.Log.Warn("mark queued upload failed", "id", q.ID, "err", err)
+		}
 		l.emit(Event{Kind: UploadFailed, AppID: q.AppID, Type: q.Type, Err: err})
 		return nil
 	}

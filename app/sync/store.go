@@ -292,7 +292,9 @@ func (s *Store) setStatus(ctx context.Context, st Status) error {
 // Setting reads a setting ("" when unset).
 func (s *Store) Setting(ctx context.Context, key string) string {
 	var v string
-	s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "" // unset (or unreadable: the caller's default applies)
+	}
 	return v
 }
 

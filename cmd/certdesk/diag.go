@@ -32,7 +32,7 @@ func openLog(dir string) (*os.File, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(p); err == nil && fi.Size() > 2<<20 {
-		os.Rename(p, p+".1")
+		_ = os.Rename(p, p+".1") // best effort: if it fails the log grows, it is not lost
 	}
 	return os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
@@ -97,7 +97,10 @@ func runDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(r)
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 	} else {
 		fmt.Fprint(stdout, r.Text(pickLang(*langFlag)))
 	}

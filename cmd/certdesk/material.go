@@ -126,7 +126,10 @@ func materialCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return status
 	}
-	printTable(stdout, results, apply.Lang(*lang))
+	if err := printTable(stdout, results, apply.Lang(*lang)); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
 	return status
 }
 
@@ -166,7 +169,7 @@ func checkFile(path string, rule apply.MaterialRule) checkResult {
 	return checkResult{File: path, OK: v.OK(), Fixable: v.Fixable(), Verdict: v}
 }
 
-func printTable(w io.Writer, results []checkResult, lang apply.Lang) {
+func printTable(w io.Writer, results []checkResult, lang apply.Lang) error {
 	pick := func(zh, en string) string { return apply.Text{ZH: zh, EN: en}.In(lang) }
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, pick("文件\t结果\t格式\t像素\tDPI\t大小", "FILE\tRESULT\tFORMAT\tPIXELS\tDPI\tSIZE"))
@@ -190,7 +193,9 @@ func printTable(w io.Writer, results []checkResult, lang apply.Lang) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f KB\n", filepath.Base(r.File), res, in.Format, px, dpi, float64(in.Bytes)/1024)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	for _, r := range results {
 		if r.Error != "" {
 			fmt.Fprintf(w, "\n%s: %s\n", r.File, r.Error)
@@ -211,6 +216,7 @@ func printTable(w io.Writer, results []checkResult, lang apply.Lang) {
 			fmt.Fprintf(w, "  %s certdesk material fix --type %s %s %s\n", pick("可自动修复:", "fix it with:"), r.Verdict.Rule.Type, shellQuote(r.File), shellQuote(fixedName(r.File)))
 		}
 	}
+	return nil
 }
 
 func fixedName(in string) string {

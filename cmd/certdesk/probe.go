@@ -75,13 +75,24 @@ func probe(w io.Writer, input *ui.InputProbe, placed, took *atomic.Int64) func(q
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintln(w, "idle-rss-kb", rssKB(), "go-sys-kb", ms.Sys/1024, "go-heap-inuse-kb", ms.HeapInuse/1024)
 		if p := os.Getenv("CERTDESK_PROBE_HEAP"); p != "" {
-			if f, err := os.Create(p); err == nil {
-				pprof.WriteHeapProfile(f)
-				f.Close()
+			if err := writeHeapProfile(p); err != nil {
+				fmt.Fprintln(w, "heap-profile-error", err)
 			}
 		}
 		quit()
 	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // rssKB is the resident set size from /proc (0 where there is none).
@@ -95,7 +106,9 @@ func rssKB() int {
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			var kb int
-			fmt.Sscan(rest, &kb)
+			if _, err := fmt.Sscan(rest, &kb); err != nil {
+				return 0
+			}
 			return kb
 		}
 	}

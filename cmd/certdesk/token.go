@@ -75,7 +75,10 @@ func tokenList(explicit string, asJSON bool, stdout, stderr io.Writer) int {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(reports)
+		if err := enc.Encode(reports); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 	} else {
 		if len(reports) == 0 {
 			fmt.Fprintln(stdout, "未找到 PKCS#11 模块:请安装 UKEY 驱动,或用 --module 指定 / no PKCS#11 module found: install the UKEY driver or pass --module")
@@ -181,7 +184,11 @@ func tokenTest(explicit, which string, kt token.KeyType, keep bool, stdin io.Rea
 	if keep {
 		fmt.Fprintf(stdout, "  key and certificate kept: label %s, id %x\n", k.Label, k.ID)
 	} else {
-		defer k.Destroy()
+		defer func() {
+			if err := k.Destroy(); err != nil {
+				fmt.Fprintf(stderr, "  the test key could not be removed (label %s): %v\n", k.Label, err)
+			}
+		}()
 	}
 	t0 = time.Now()
 	csrDER, err := k.CSR("CertDesk self-test")

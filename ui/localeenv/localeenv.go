@@ -26,7 +26,7 @@ func Fix() {
 		if base := strings.SplitN(v, ".", 2)[0]; base != "C" && base != "POSIX" {
 			return // a real locale is configured
 		}
-		os.Unsetenv(k)
+		_ = os.Unsetenv(k) // fails only for an invalid name
 	}
-	os.Setenv("LANG", "zh_CN.UTF-8")
+	_ = os.Setenv("LANG", "zh_CN.UTF-8")
 }

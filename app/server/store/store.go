@@ -209,7 +209,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 		return mapErr(fmt.Errorf("begin: %w", err))
 	}
 	if err := fn(&Tx{tx: tx, engine: s.engine, s: s}); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback() // fn's error is the one that matters
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -146,7 +146,7 @@ func (c *Cluster) Stop() {
 		// The server runs under runuser: signal the whole group politely.
 		_ = c.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
-		go func() { c.cmd.Wait(); close(done) }()
+		go func() { _ = c.cmd.Wait(); close(done) }() // the exit status of a postgres we stop is not news
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
