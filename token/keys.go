@@ -78,21 +78,12 @@ func (s *Session) GenerateKey(appID string, kt KeyType) (*Key, error) {
 	}
 	label := LabelPrefix + appID
 	tmpID := []byte("certdesk-pending")
-	pub := []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+	pub := keyTemplate(pkcs11.CKO_PUBLIC_KEY, false, label, tmpID,
 		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
 		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false),
 		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
-		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-		pkcs11.NewAttribute(pkcs11.CKA_ID, tmpID),
-	}
-	priv := []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false))
+	priv := keyTemplate(pkcs11.CKO_PRIVATE_KEY, true, label, tmpID,
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
@@ -100,10 +91,7 @@ func (s *Session) GenerateKey(appID string, kt KeyType) (*Key, error) {
 		// must not decrypt, unwrap or derive.
 		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
 		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
-		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-		pkcs11.NewAttribute(pkcs11.CKA_ID, tmpID),
-	}
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false))
 	var mech *pkcs11.Mechanism
 	switch kt {
 	case KeyEC256:
@@ -283,4 +271,16 @@ func (k *Key) CSR(cn string) ([]byte, error) {
 		return nil, fmt.Errorf("CSR: %w", err)
 	}
 	return der, nil
+}
+
+// keyTemplate is a token object of class with our label and id, plus
+// what the key half needs.
+func keyTemplate(class uint, private bool, label string, id []byte, extra ...*pkcs11.Attribute) []*pkcs11.Attribute {
+	return append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, private),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+	}, extra...)
 }

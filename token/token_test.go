@@ -26,7 +26,9 @@ import (
 )
 
 // open loads the module for a fresh token and returns a logged-in session.
-func open(t *testing.T, label string) (*softhsmtest.Token, *Module, *Session) {
+// loadToken makes a throwaway SoftHSM2 token and loads its module, closed
+// when the test ends.
+func loadToken(t *testing.T, label string) (*softhsmtest.Token, *Module) {
 	t.Helper()
 	tk := softhsmtest.New(t, label)
 	m, err := Load(tk.ModulePath)
@@ -34,6 +36,12 @@ func open(t *testing.T, label string) (*softhsmtest.Token, *Module, *Session) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	return tk, m
+}
+
+func open(t *testing.T, label string) (*softhsmtest.Token, *Module, *Session) {
+	t.Helper()
+	tk, m := loadToken(t, label)
 	tok, err := m.Find("", label)
 	if err != nil {
 		t.Fatal(err)
@@ -65,12 +73,7 @@ func issue(t *testing.T, pub crypto.PublicKey, cn string) []byte {
 }
 
 func TestModuleAndTokens(t *testing.T) {
-	tk := softhsmtest.New(t, "ukey-a")
-	m, err := Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	_, m := loadToken(t, "ukey-a")
 	if !strings.Contains(m.Info.Manufacturer, "SoftHSM") || m.Info.Cryptoki == "" {
 		t.Errorf("module info: %+v", m.Info)
 	}
@@ -99,12 +102,7 @@ func TestModuleAndTokens(t *testing.T) {
 // and its tries-left flags unset. Recorded here because real UKEYs lock
 // after 3 to 10 tries, and our code must not depend on either.
 func TestWrongPINOnSoftHSM(t *testing.T) {
-	tk := softhsmtest.New(t, "ukey-pin")
-	m, err := Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	tk, m := loadToken(t, "ukey-pin")
 	tok, _ := m.Find("", "ukey-pin")
 	s, err := m.Open(tok)
 	if err != nil {
@@ -365,12 +363,7 @@ func TestChangePIN(t *testing.T) {
 // A token initialised while we watch shows up as an insertion. (SoftHSM
 // cannot remove a token; removal is the same comparison in reverse.)
 func TestWatchSeesANewToken(t *testing.T) {
-	tk := softhsmtest.New(t, "ukey-w1")
-	m, err := Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	_, m := loadToken(t, "ukey-w1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	events := m.Watch(ctx, 50*time.Millisecond)

@@ -313,12 +313,7 @@ func (s *Shell) showCenter() {
 	c.win = s.w
 	s.center = c
 	c.OnApply = func(k apply.Kind) {
-		a := NewApply(s.c, s.opts.Lang, k, s.formDir(), s.drafts(), func(string) { s.showCenter() })
-		a.OnContinue = s.showJourney
-		a.Render = s.opts.Render
-		s.apply = a
-		s.show(a.Content())
-		s.escapeTo(a.Back)
+		s.showForm(NewApply(s.c, s.opts.Lang, k, s.formDir(), s.drafts(), func(string) { s.showCenter() }))
 	}
 	c.OnOpen = s.showJourney
 	c.OnEdit = s.showEdit
@@ -354,12 +349,17 @@ func (s *Shell) showJourney(id string) {
 // showEdit opens an application's form; after submitting and printing it
 // goes on to the materials.
 func (s *Shell) showEdit(a *api.Application) {
-	e := EditApply(s.c, s.opts.Lang, a, s.formDir(), s.drafts(), func(string) { s.showCenter() })
-	e.OnContinue = s.showJourney
-	e.Render = s.opts.Render
-	s.apply = e
-	s.show(e.Content())
-	s.escapeTo(e.Back)
+	s.showForm(EditApply(s.c, s.opts.Lang, a, s.formDir(), s.drafts(), func(string) { s.showCenter() }))
+}
+
+// showForm puts a form on screen, new or opened: Esc goes back, the
+// print step goes on to the materials.
+func (s *Shell) showForm(a *Apply) {
+	a.OnContinue = s.showJourney
+	a.Render = s.opts.Render
+	s.apply = a
+	s.show(a.Content())
+	s.escapeTo(a.Back)
 }
 
 // escapeTo makes Esc (pressed with no field focused; a focused field

@@ -18,7 +18,6 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/client"
 )
 
 // until drains the screen's call notifications until cond holds.
@@ -39,11 +38,7 @@ func until(t *testing.T, calls chan struct{}, cond func() bool) {
 // corrected form is submitted.
 func TestApplyWizardAgreementAndForm(t *testing.T) {
 	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, srv.URL, log)
 	done := ""
 	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), nil, func(id string) { done = id })
 	w.Render = testRender
@@ -151,20 +146,19 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 }
 
 func findButton(o fyne.CanvasObject, text string) *widget.Button {
-	var found *widget.Button
-	walk(o, func(x fyne.CanvasObject) {
-		if b, ok := x.(*widget.Button); ok && b.Text == text {
-			found = b
-		}
-	})
-	return found
+	return find(o, func(b *widget.Button) bool { return b.Text == text })
 }
 
 func findCheck(o fyne.CanvasObject, text string) *widget.Check {
-	var found *widget.Check
+	return find(o, func(c *widget.Check) bool { return c.Text == text })
+}
+
+// find is the last object of type W below o that match accepts.
+func find[W fyne.CanvasObject](o fyne.CanvasObject, match func(W) bool) W {
+	var found W
 	walk(o, func(x fyne.CanvasObject) {
-		if c, ok := x.(*widget.Check); ok && c.Text == text {
-			found = c
+		if w, ok := x.(W); ok && match(w) {
+			found = w
 		}
 	})
 	return found
@@ -188,11 +182,7 @@ func walk(o fyne.CanvasObject, fn func(fyne.CanvasObject)) {
 // Enter in a form field moves the focus to the next visible field.
 func TestFormEnterMovesToNextField(t *testing.T) {
 	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, srv.URL, log)
 	a, err := c.CreateApplication(context.Background(), api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -226,11 +216,7 @@ func inkShare(img image.Image) float64 {
 // with no field focused does the same; the form saves what was typed.
 func TestApplyWayBack(t *testing.T) {
 	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
-	c.Register(context.Background(), api.RegisterRequest{Mobile: "13800138000", Password: "Zh3ngShu!2026"})
-	if _, err := c.Login(context.Background(), api.LoginRequest{Login: "13800138000", Password: "Zh3ngShu!2026"}); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, srv.URL, log)
 	back := 0
 	w := NewApply(c, apply.ZH, apply.KindOrg, t.TempDir(), nil, func(string) { back++ })
 	w.calls = make(chan struct{}, 256)

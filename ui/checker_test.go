@@ -39,12 +39,18 @@ func page(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-func TestCheckerShowsProblemAndFixes(t *testing.T) {
+// checkerIn is the checker in a test window, in language l.
+func checkerIn(t *testing.T, l apply.Lang) *Checker {
 	a := test.NewTempApp(t)
 	_ = LoadTranslations()
 	w := a.NewWindow("t")
-	c := NewChecker(w, apply.ZH, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := NewChecker(w, l, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.SetContent(c.Content())
+	return c
+}
+
+func TestCheckerShowsProblemAndFixes(t *testing.T) {
+	c := checkerIn(t, apply.ZH)
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "营业执照.jpg")
@@ -78,11 +84,7 @@ func TestCheckerShowsProblemAndFixes(t *testing.T) {
 }
 
 func TestCheckerUnfixable(t *testing.T) {
-	a := test.NewTempApp(t)
-	_ = LoadTranslations()
-	w := a.NewWindow("t")
-	c := NewChecker(w, apply.EN, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.SetContent(c.Content())
+	c := checkerIn(t, apply.EN)
 	data := page(t)
 	c.AddFile("cut.jpg", "", data[:len(data)/2])
 	c.work.Wait()

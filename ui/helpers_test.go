@@ -33,6 +33,18 @@ func restartable(t *testing.T) (*server.Server, server.Config, *slog.Logger) {
 	return srv, cfg, log
 }
 
+// restartAt starts the server of cfg again at addr, where it was before
+// its Close; it is closed when the test ends.
+func restartAt(t *testing.T, cfg server.Config, addr string) {
+	t.Helper()
+	cfg.Addr = addr
+	srv, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+}
+
 // loggedIn is a client of url with a registered applicant logged in.
 func loggedIn(t *testing.T, url string, log *slog.Logger) *client.Client {
 	t.Helper()

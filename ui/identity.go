@@ -52,21 +52,16 @@ func newIdentityStep(env stepEnv, srv identityServer) *IdentityStep {
 func (s *IdentityStep) start() {
 	s.retry.Hide()
 	s.state.SetText(T("id.starting"))
-	go func() {
-		is, err := s.srv.StartIdentity(s.env.ctx, s.env.appID())
-		onUI(func() {
-			if err != nil {
-				s.state.SetText(explain(err, s.env.lang))
-				s.retry.Show()
-				s.env.called()
-				return
-			}
-			s.show(is)
-			s.env.called()
-			go s.follow()
-			go s.countdown()
-		})
-	}()
+	background(s.env, func(ctx context.Context) (*api.IdentitySession, error) {
+		return s.srv.StartIdentity(ctx, s.env.appID())
+	}, func(msg string) {
+		s.state.SetText(msg)
+		s.retry.Show()
+	}, func(is *api.IdentitySession) {
+		s.show(is)
+		go s.follow()
+		go s.countdown()
+	})
 }
 
 func (s *IdentityStep) show(is *api.IdentitySession) {

@@ -305,17 +305,9 @@ func rejectedStep(env stepEnv, ev eventSender, ms materialsServer, send material
 	fix := widget.NewButton(T("journey.fixform"), edit)
 	fix.Importance = widget.HighImportance
 	resubmit := widget.NewButton(T("journey.resubmit"), func() {
-		go func() {
-			a, err := ev.Event(env.ctx, env.appID(), api.EventRequest{Event: apply.EvResubmit})
-			onUI(func() {
-				if err != nil {
-					env.say(explain(err, env.lang))
-				} else {
-					env.show(a)
-				}
-				env.called()
-			})
-		}()
+		background(env, func(ctx context.Context) (*api.Application, error) {
+			return ev.Event(ctx, env.appID(), api.EventRequest{Event: apply.EvResubmit})
+		}, env.say, env.show)
 	})
 	mat := newMaterialsStep(env, ms, send)
 	return container.NewBorder(container.NewVBox(reason, container.NewHBox(fix, resubmit)), nil, nil, nil, mat.content), mat

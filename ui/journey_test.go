@@ -314,12 +314,7 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 		t.Fatalf("queue while offline: %+v", qs)
 	}
 
-	cfg.Addr = addr // the server comes back where it was
-	srv2, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	restartAt(t, cfg, addr) // the server comes back where it was
 	if err := loop.Round(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -354,12 +349,7 @@ func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 	srv.Close()
 	j.mat.Add(apply.MatOrgLicense, "licence.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
 	j.mat.Wait()
-	cfg.Addr = addr
-	srv2, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	restartAt(t, cfg, addr)
 	if _, err := c.Cancel(ctx, a.ID); err != nil { // from another PC, say
 		t.Fatal(err)
 	}

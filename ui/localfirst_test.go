@@ -9,7 +9,6 @@ import (
 
 	"certdesk/app/apply"
 	"certdesk/app/client"
-	"certdesk/app/server"
 	appsync "certdesk/app/sync"
 )
 
@@ -101,12 +100,7 @@ func TestFormEditsOfflineSurviveRestartAndSync(t *testing.T) {
 	}
 
 	// The server is back where it was: the loop sends the edits.
-	cfg.Addr = addr
-	srv2, err := server.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	restartAt(t, cfg, addr)
 	if err := loop.Round(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -34,22 +34,13 @@ func wait(t *testing.T, ch chan struct{}) {
 // Register, a wrong password, a login: against the real server, through
 // the screens, with the errors under the fields in Chinese.
 func TestLoginScreenAndCenter(t *testing.T) {
-	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
-	done := make(chan struct{}, 1)
-	var loggedIn bool
-	l := NewLogin(c, apply.ZH, log, "", func(*api.Session) { loggedIn = true })
-	l.busy = done
+	l, done, loggedIn := loginScreen(t)
 
 	// Registration with a weak password: the policy's words appear.
 	test.Type(l.regMobile, "13800138000")
 	test.Type(l.regPass, "abc")
 	test.Type(l.regPass2, "abc")
-	test.Tap(l.regBtn)
-	wait(t, done)
-	if !strings.Contains(l.regErr.Text, "密码至少 8 位") {
-		t.Fatalf("registration error: %q", l.regErr.Text)
-	}
+	tapSays(t, l.regBtn, done, &l.regErr.Label, "密码至少 8 位")
 	l.regPass.SetText("Zh3ngShu!2026")
 	l.regPass2.SetText("Zh3ngShu!2026")
 	test.Tap(l.regBtn)
@@ -59,19 +50,16 @@ func TestLoginScreenAndCenter(t *testing.T) {
 	}
 	// A wrong password, then the right one (Enter submits).
 	test.Type(l.password, "wrong-password")
-	test.Tap(l.loginBtn)
-	wait(t, done)
-	if !strings.Contains(l.loginErr.Text, "账号或密码不正确") {
-		t.Fatalf("wrong password: %q", l.loginErr.Text)
-	}
+	tapSays(t, l.loginBtn, done, &l.loginErr.Label, "账号或密码不正确")
 	l.password.SetText("Zh3ngShu!2026")
 	l.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	wait(t, done)
-	if !loggedIn {
+	if !*loggedIn {
 		t.Fatal("not logged in")
 	}
 
 	// The user center lists the applications with state and next action.
+	c := l.c
 	ag, _ := c.Agreement(context.Background())
 	c.CreateApplication(context.Background(), api.CreateApplicationRequest{Kind: apply.KindOrg,
 		Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
@@ -143,16 +131,34 @@ func uiServer(t *testing.T) (*server.Server, *slog.Logger) {
 	return srv, log
 }
 
+// tapSays taps btn, waits for its call and fails unless msg then says
+// want.
+func tapSays(t *testing.T, btn *widget.Button, done chan struct{}, msg *widget.Label, want string) {
+	t.Helper()
+	test.Tap(btn)
+	wait(t, done)
+	if !strings.Contains(msg.Text, want) {
+		t.Fatalf("after %s: %q, want %q", btn.Text, msg.Text, want)
+	}
+}
+
+// loginScreen is the login screen against a fresh real server; done
+// receives after each call, loggedIn turns true on success.
+func loginScreen(t *testing.T) (l *Login, done chan struct{}, loggedIn *bool) {
+	srv, log := uiServer(t)
+	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
+	done = make(chan struct{}, 1)
+	loggedIn = new(bool)
+	l = NewLogin(c, apply.ZH, log, "", func(*api.Session) { *loggedIn = true })
+	l.busy = done
+	return l, done, loggedIn
+}
+
 // After registering with Enter in the confirm field, the focus is on the
 // login tab's password: what the user types goes there, Enter logs in
 // (never registers again), and the success note is not an error.
 func TestRegistrationHandsOverToLogin(t *testing.T) {
-	srv, log := uiServer(t)
-	c, _ := client.New(client.Config{BaseURL: srv.URL, Log: log, RetryWait: time.Millisecond})
-	done := make(chan struct{}, 1)
-	var loggedIn bool
-	l := NewLogin(c, apply.ZH, log, "", func(*api.Session) { loggedIn = true })
-	l.busy = done
+	l, done, loggedIn := loginScreen(t)
 	w := test.NewTempWindow(t, l.Content())
 	w.Resize(fyne.NewSize(960, 680))
 	l.tabs.SelectIndex(1)
@@ -177,7 +183,7 @@ func TestRegistrationHandsOverToLogin(t *testing.T) {
 	}
 	w.Canvas().Focused().(fyne.Focusable).TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	wait(t, done)
-	if !loggedIn {
+	if !*loggedIn {
 		t.Fatalf("Enter did not log in: %q %q", l.loginErr.Text, l.regErr.Text)
 	}
 }

@@ -87,17 +87,9 @@ func newMaterialsStep(env stepEnv, srv materialsServer, send materialSender) *Ma
 
 // load fetches the checklist and lays it out.
 func (m *MaterialsStep) load() {
-	go func() {
-		cl, err := m.srv.Checklist(m.env.ctx, m.env.appID())
-		onUI(func() {
-			if err != nil {
-				m.env.say(explain(err, m.env.lang))
-			} else {
-				m.layout(cl)
-			}
-			m.env.called()
-		})
-	}()
+	background(m.env, func(ctx context.Context) (*api.Checklist, error) {
+		return m.srv.Checklist(ctx, m.env.appID())
+	}, m.env.say, m.layout)
 }
 
 func (m *MaterialsStep) layout(cl *api.Checklist) {

@@ -68,15 +68,13 @@ func newPaymentStep(env stepEnv, srv paymentServer, send materialSender) *Paymen
 	// An order already open (the window was closed mid-payment) is shown
 	// again rather than asked for anew.
 	if a.State == apply.StatePaymentPending {
-		go func() {
-			pay, err := srv.PaymentStatus(env.ctx, a.ID)
-			onUI(func() {
-				if err == nil && pay.Method != "" {
-					p.show(pay)
-				}
-				env.called()
-			})
-		}()
+		background(env, func(ctx context.Context) (*api.Payment, error) {
+			return srv.PaymentStatus(ctx, a.ID)
+		}, nil, func(pay *api.Payment) {
+			if pay.Method != "" {
+				p.show(pay)
+			}
+		})
 	}
 	return p
 }
@@ -100,17 +98,9 @@ func feeText(q apply.Quote, l apply.Lang) string {
 // Start asks the server for a payment by method m.
 func (p *PaymentStep) Start(m api.PaymentMethod) {
 	p.state.SetText(T("center.loading"))
-	go func() {
-		pay, err := p.srv.StartPayment(p.env.ctx, p.env.appID(), m)
-		onUI(func() {
-			if err != nil {
-				p.state.SetText(explain(err, p.env.lang))
-			} else {
-				p.show(pay)
-			}
-			p.env.called()
-		})
-	}()
+	background(p.env, func(ctx context.Context) (*api.Payment, error) {
+		return p.srv.StartPayment(ctx, p.env.appID(), m)
+	}, p.state.SetText, p.show)
 }
 
 func (p *PaymentStep) show(pay *api.Payment) {

@@ -102,3 +102,21 @@ func (d directSender) Send(ctx context.Context, appID string, t apply.MaterialTy
 
 // queued says err only means the file waits in the local queue.
 func queued(err error) bool { return errors.Is(err, appsync.ErrQueued) }
+
+// background runs do off the UI thread; on it, hands the result to ok or
+// the error, in words, to fail (nil: ignored), then tells env.called: the
+// one shape of every step's server call.
+func background[T any](env stepEnv, do func(ctx context.Context) (T, error), fail func(msg string), ok func(T)) {
+	go func() {
+		v, err := do(env.ctx)
+		onUI(func() {
+			switch {
+			case err == nil:
+				ok(v)
+			case fail != nil:
+				fail(explain(err, env.lang))
+			}
+			env.called()
+		})
+	}()
+}

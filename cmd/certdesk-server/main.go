@@ -111,15 +111,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 1
 }
 
+// commandFlags is a command's flag set with the flags every command takes
+// (data directory, database), its errors written to stderr.
+func commandFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &common{}
+	c.flags(fs) // c is filled in by fs.Parse
+	return fs, c
+}
+
 type usageError string
 
 func (u usageError) Error() string { return string(u) }
 
 func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.flags(fs)
+	fs, c := commandFlags("serve", stderr)
 	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
 	cert := fs.String("tls-cert", "", "TLS certificate (PEM)")
 	key := fs.String("tls-key", "", "TLS key (PEM)")
@@ -185,21 +192,25 @@ func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *servi
 	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Log: log})
 }
 
+// openVerb parses a command whose first argument is a verb ("review
+// list") and opens the store; no verb is a usage error saying which.
+func openVerb(ctx context.Context, c *common, log *slog.Logger, fs *flag.FlagSet, args []string, verbs string) ([]string, *store.Store, *service.Service, error) {
+	pos, err := cliargs.Parse(fs, args)
+	if err != nil || len(pos) == 0 {
+		return nil, nil, nil, usageError(verbs)
+	}
+	st, svc, err := open(ctx, *c, log)
+	return pos, st, svc, err
+}
+
 func review(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("review", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.flags(fs)
+	fs, c := commandFlags("review", stderr)
 	var states stringList
 	fs.Var(&states, "state", "state to list (repeatable; default: paid and under_review)")
 	reason := fs.String("reason", "", "why the application is rejected (shown to the applicant)")
 	reasonCode := fs.Int("reason-code", -1, "RFC 5280 revocation reason")
 	asJSON := fs.Bool("json", false, "JSON output")
-	pos, err := cliargs.Parse(fs, args)
-	if err != nil || len(pos) == 0 {
-		return usageError("review: list, show, approve or reject")
-	}
-	st, svc, err := open(ctx, c, log)
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "review: list, show, approve or reject")
 	if err != nil {
 		return err
 	}
@@ -313,19 +324,12 @@ func readPassword(stdin io.Reader) (string, error) {
 }
 
 func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.flags(fs)
+	fs, c := commandFlags("user", stderr)
 	email := fs.String("email", "", "login email")
 	mobile := fs.String("mobile", "", "login mobile")
 	isStaff := fs.Bool("staff", false, "a CA staff account")
 	role := fs.String("role", "", "list only this role")
-	pos, err := cliargs.Parse(fs, args)
-	if err != nil || len(pos) == 0 {
-		return usageError("user: add, list, disable, enable or passwd")
-	}
-	st, svc, err := open(ctx, c, log)
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "user: add, list, disable, enable or passwd")
 	if err != nil {
 		return err
 	}
@@ -380,16 +384,13 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 }
 
 func outboxCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("outbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.flags(fs)
+	fs, c := commandFlags("outbox", stderr)
 	app := fs.String("application", "", "only this application's messages")
 	limit := fs.Int("limit", 50, "how many, newest first")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
-	st, _, err := open(ctx, c, log)
+	st, _, err := open(ctx, *c, log)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"certdesk/ui"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -95,11 +94,9 @@ func runDiag(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	env.Embedded = embedded
 	r := diag.Run(ctx, env)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := writeJSON(stdout, r); err != nil {
 			fmt.Fprintln(stderr, err)
-			return 1
+			return exitFail
 		}
 	} else {
 		fmt.Fprint(stdout, r.Text(pickLang(*langFlag)))

@@ -59,6 +59,22 @@ func runMaterial(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 // resolveRule finds the rule for --kind/--type.
+// ruleFor checks a material command's arguments (argsOK, else need is
+// said with the usage) and resolves its rule; false means exit with
+// usage, already explained on stderr.
+func ruleFor(argsOK bool, need, kind, typ string, stderr io.Writer) (apply.MaterialRule, bool) {
+	if !argsOK {
+		fmt.Fprint(stderr, need+"\n"+materialUsage)
+		return apply.MaterialRule{}, false
+	}
+	rule, err := resolveRule(kind, typ)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return apply.MaterialRule{}, false
+	}
+	return rule, true
+}
+
 func resolveRule(kind, typ string) (apply.MaterialRule, error) {
 	if kind == "" {
 		r, ok := apply.GenericRule(typ)
@@ -101,13 +117,8 @@ func materialCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return exitUsage
 	}
-	if len(files) == 0 {
-		fmt.Fprint(stderr, "请给出要检查的文件 / name the files to check\n"+materialUsage)
-		return exitUsage
-	}
-	rule, err := resolveRule(*kind, *typ)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	rule, ok := ruleFor(len(files) > 0, "请给出要检查的文件 / name the files to check", *kind, *typ, stderr)
+	if !ok {
 		return exitUsage
 	}
 	results := checkFiles(ctx, files, rule)
@@ -234,13 +245,8 @@ func materialFix(_ context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 2 {
-		fmt.Fprint(stderr, "需要输入和输出两个文件 / need IN and OUT\n"+materialUsage)
-		return exitUsage
-	}
-	rule, err := resolveRule(*kind, *typ)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	rule, ok := ruleFor(len(pos) == 2, "需要输入和输出两个文件 / need IN and OUT", *kind, *typ, stderr)
+	if !ok {
 		return exitUsage
 	}
 	in, out := pos[0], pos[1]

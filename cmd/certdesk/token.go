@@ -70,14 +70,19 @@ func inspectModules(explicit string) []ModuleReport {
 	return diag.InspectModules(moduleCandidates(explicit), time.Now())
 }
 
+// writeJSON is the --json output of a command: indented, one value.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func tokenList(explicit string, asJSON bool, stdout, stderr io.Writer) int {
 	reports := inspectModules(explicit)
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
+		if err := writeJSON(stdout, reports); err != nil {
 			fmt.Fprintln(stderr, err)
-			return 1
+			return exitFail
 		}
 	} else {
 		if len(reports) == 0 {
