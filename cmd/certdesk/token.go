@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"certdesk/app/diag"
 	"context"
 	"crypto"
@@ -31,6 +32,10 @@ const tokenUsage = `用法 / usage:
                       PIN 从标准输入读取 / PIN read from stdin: login, key generation, CSR,
                       certificate install and read-back, sign/verify, then clean up
                       (--keep leaves the test key and certificate for inspection)
+  certdesk token change-pin [--module PATH] [--token SERIAL] [--final-try]
+                      旧 PIN 与新 PIN 各一行从标准输入读取 / old and new PIN as two lines on stdin;
+                      新 PIN 6–16 位、不能全部相同、不能与旧 PIN 相同 / new PIN: 6–16 characters,
+                      not one repeated, not the old one (--final-try: spend the UKEY's last try)
 `
 
 func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -45,6 +50,7 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	serial := fs.String("token", "", "token serial (or label) to use")
 	keyType := fs.String("key", "", "key type for the test: p256 or rsa2048 (default: what the token supports)")
 	keep := fs.Bool("keep", false, "leave the test key and certificate on the token, to inspect them with other tools")
+	finalTry := fs.Bool("final-try", false, "change-pin: use the UKEY's last PIN try")
 	if _, err := cliargs.Parse(fs, args[1:]); err != nil {
 		return exitUsage
 	}
@@ -53,6 +59,8 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return tokenList(*module, *asJSON, stdout, stderr)
 	case "test":
 		return tokenTest(*module, *serial, token.KeyType(*keyType), *keep, stdin, stdout, stderr)
+	case "change-pin":
+		return tokenChangePIN(*module, *serial, *finalTry, stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, tokenUsage)
 	return exitUsage
@@ -120,6 +128,72 @@ func tokenList(explicit string, asJSON bool, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// pinRuleText words a refused new PIN, Chinese then English.
+var pinRuleText = map[token.PINRule]string{
+	token.PINLength: "新 PIN 应为 6–16 位 / the new PIN must have 6 to 16 characters",
+	token.PINSame:   "新 PIN 不能全部是同一个字符 / the new PIN must not be one character repeated",
+	token.PINOld:    "新 PIN 不能与旧 PIN 相同 / the new PIN must differ from the old one",
+	token.PINASCII:  "新 PIN 只能用字母、数字和英文符号,不能有空格或中文 / the new PIN may hold letters, digits and ASCII symbols only",
+}
+
+// tokenChangePIN changes the UKEY's user PIN: the old and the new PIN as
+// two lines on stdin, the new one checked against the PIN rules first.
+// Neither is echoed, logged or kept past the call.
+func tokenChangePIN(explicit, ref string, finalTry bool, stdin io.Reader, stdout, stderr io.Writer) int {
+	br := bufio.NewReader(stdin)
+	old, err1 := readPIN(br)
+	pin, err2 := readPIN(br)
+	defer clear(old)
+	defer clear(pin)
+	if err1 != nil || err2 != nil {
+		fmt.Fprintln(stderr, "请在标准输入给出旧 PIN 和新 PIN,各占一行 / give the old and the new PIN on stdin, one line each")
+		return exitUsage
+	}
+	var re *token.PINRuleError
+	if err := token.CheckNewPIN(old, pin); errors.As(err, &re) {
+		fmt.Fprintln(stderr, pinRuleText[re.Rule])
+		return exitUsage
+	}
+	path, err := token.Find(moduleCandidates(explicit))
+	if err != nil {
+		fmt.Fprintln(stderr, "未找到 UKEY 驱动 / no PKCS#11 module:", err)
+		return exitFail
+	}
+	// Logging in with the old PIN first gives the token's tries-left
+	// flags and the final-try rule; C_SetPIN then changes it.
+	s, done, err := token.OpenLoggedIn(path, token.Ref{Serial: ref, Label: ref}, bytes.Clone(old), finalTry)
+	if err != nil {
+		fmt.Fprintln(stderr, pinErrorText(err))
+		return exitFail
+	}
+	defer done()
+	if err := s.ChangePIN(old, pin); err != nil {
+		fmt.Fprintln(stderr, pinErrorText(err))
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "PIN 已修改 / PIN changed")
+	return exitOK
+}
+
+// pinErrorText words a token error of a PIN operation, Chinese then
+// English.
+func pinErrorText(err error) string {
+	var pe *token.PINError
+	switch {
+	case errors.As(err, &pe) && pe.FinalTry:
+		return "旧 PIN 不正确,只剩最后一次机会;确认无误后加 --final-try 再试 / wrong old PIN; one try is left: add --final-try when sure"
+	case errors.As(err, &pe):
+		return "旧 PIN 不正确 / wrong old PIN"
+	case errors.Is(err, token.ErrPINFinalTry):
+		return "只剩最后一次机会,再输错 UKEY 将被锁定;确认无误后加 --final-try / one PIN try is left; add --final-try when sure"
+	case errors.Is(err, token.ErrPINLocked):
+		return "UKEY 已锁定,请联系 CA 客服解锁 / the UKEY's PIN is locked: ask the CA to unlock it"
+	case errors.Is(err, token.ErrNoToken), errors.Is(err, token.ErrTokenRemoved):
+		return "没有检测到 UKEY / no UKEY found"
+	}
+	return err.Error()
 }
 
 func readPIN(stdin io.Reader) ([]byte, error) {
