@@ -158,7 +158,13 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	}
 	d.stage(1, true)
 	d.stage(2, false)
-	b, err := d.srv.Download(d.env.ctx, d.env.appID(), api.DownloadRequest{CSR: csr, Code: code})
+	// The UKEY's serial binds a key the CA initialised to this account,
+	// for a PIN unlock later.
+	serial := ""
+	if t, err := d.ukey.Find(d.env.ctx); err == nil {
+		serial = t.Serial
+	}
+	b, err := d.srv.Download(d.env.ctx, d.env.appID(), api.DownloadRequest{CSR: csr, Code: code, TokenSerial: serial})
 	if err != nil {
 		return nil, err
 	}

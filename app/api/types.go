@@ -271,6 +271,9 @@ type Payment struct {
 type DownloadRequest struct {
 	CSR  []byte `json:"csr"` // DER
 	Code string `json:"code"`
+	// TokenSerial is the UKEY the key is on: it binds a UKEY the CA
+	// initialised to this account (for unlocking its PIN later).
+	TokenSerial string `json:"token_serial,omitempty"`
 }
 
 // CertificateBundle is the issued certificate and its chain, DER, leaf first.

@@ -1,10 +1,12 @@
 // Package e2e holds the headless end-to-end journeys: the applicant's side
 // through app/client, app/sync, app/session and token on a SoftHSM2 UKEY,
 // the CA staff's side through the certdesk-server command line, against
-// the real server on loopback. Nothing here touches the server's store.
+// the real server on loopback. Nothing here writes the server's store; it
+// is read only for what no route shows (a UKEY's sealed SO PIN).
 package e2e
 
 import (
+	"bytes"
 	"certdesk/app/server/devprov"
 	"context"
 	"crypto"
@@ -19,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,17 +47,36 @@ type world struct {
 	c       *client.Client
 	local   *appsync.Store
 	sess    session.Store
+	logs    *syncBuffer // the server's log
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, dataDir: t.TempDir()}
+	w := &world{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}}
 	w.staff = filepath.Join(t.TempDir(), "certdesk-server")
 	if out, err := exec.Command("go", "build", "-o", w.staff, "certdesk/cmd/certdesk-server").CombinedOutput(); err != nil {
 		t.Fatalf("build certdesk-server: %v\n%s", err, out)
 	}
 	var err error
-	w.srv, err = server.Start(context.Background(), server.Config{DataDir: w.dataDir, Log: quiet, DevProviders: true})
+	w.srv, err = server.Start(context.Background(), server.Config{DataDir: w.dataDir, Log: slog.New(slog.NewTextHandler(w.logs, nil)), DevProviders: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +93,17 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// staffCmd runs a CA staff command on the server's data directory.
+// staffCmd runs a CA staff command on the server's data directory and
+// returns its standard output.
 func (w *world) staffCmd(args ...string) string {
 	w.t.Helper()
 	cmd := exec.Command(w.staff, append(args, "--data", w.dataDir)...)
 	cmd.Stdin = strings.NewReader("Sh3nHe!2026\n")
-	out, err := cmd.CombinedOutput()
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
 	if err != nil {
-		w.t.Fatalf("certdesk-server %v: %v\n%s", args, err, out)
+		w.t.Fatalf("certdesk-server %v: %v\n%s%s", args, err, out, errOut.String())
 	}
 	return string(out)
 }
@@ -201,7 +226,7 @@ func enrol(t *testing.T, ctx context.Context, c *client.Client, s *token.Session
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.Download(ctx, appID, api.DownloadRequest{CSR: csr, Code: code})
+	b, err := c.Download(ctx, appID, api.DownloadRequest{CSR: csr, Code: code, TokenSerial: s.Token().Serial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,21 +351,22 @@ func TestOrganisationJourney(t *testing.T) {
 	}
 }
 
-func TestPersonalJourneyByBankTransfer(t *testing.T) {
-	ctx := context.Background()
-	w := newWorld(t)
-	tk := softhsmtest.New(t, "personal-ukey")
-	w.c.Register(ctx, api.RegisterRequest{Mobile: "13900139000", Password: "Zh3ngShu!2026"})
-	if _, err := w.c.Login(ctx, api.LoginRequest{Login: "13900139000", Password: "Zh3ngShu!2026"}); err != nil {
+// approvedPersonal registers mobile, applies for a personal certificate
+// (username) and takes it to approval paying by bank transfer.
+func (w *world) approvedPersonal(ctx context.Context, mobile, username string) *api.Application {
+	t := w.t
+	t.Helper()
+	w.c.Register(ctx, api.RegisterRequest{Mobile: mobile, Password: "Zh3ngShu!2026"})
+	if _, err := w.c.Login(ctx, api.LoginRequest{Login: mobile, Password: "Zh3ngShu!2026"}); err != nil {
 		t.Fatal(err)
 	}
 	a := w.start(ctx, apply.KindPersonal)
-	form := apply.Values{apply.FUsername: "e2eper", apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
-		apply.FApplicantID: "11010519491231002X", apply.FApplicantMobile: "13900139000", apply.FApplicantEmail: "li@example.cn",
+	form := apply.Values{apply.FUsername: username, apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
+		apply.FApplicantID: "11010519491231002X", apply.FApplicantMobile: mobile, apply.FApplicantEmail: "li@example.cn",
 		apply.FOrgName: "福州示例软件有限公司", apply.FOrgCode: "91350100M000100Y43", apply.FHandlerSame: "true",
 		apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州",
 		apply.FServiceSeal: "true", apply.FServiceSignature: "true", apply.FDelivery: "mail", apply.FMailRecipient: "李喆",
-		apply.FMailPhone: "13900139000", apply.FMailAddress: "福建省福州市鼓楼区五四路 100 号 8 楼", apply.FMailPostcode: "350001"}
+		apply.FMailPhone: mobile, apply.FMailAddress: "福建省福州市鼓楼区五四路 100 号 8 楼", apply.FMailPostcode: "350001"}
 	if _, err := w.c.UpdateForm(ctx, a.ID, api.UpdateFormRequest{Form: form, Submit: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -356,6 +382,14 @@ func TestPersonalJourneyByBankTransfer(t *testing.T) {
 	}
 	w.staffCmd("payment", "confirm", a.ID, "--reason", "工行回单 0042")
 	w.staffCmd("review", "approve", a.ID)
+	return a
+}
+
+func TestPersonalJourneyByBankTransfer(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	tk := softhsmtest.New(t, "personal-ukey")
+	a := w.approvedPersonal(ctx, "13900139000", "e2eper")
 	ts := ukey(t, tk)
 	enrol(t, ctx, w.c, ts, a.ID, w.codeFromOutbox(a.ID))
 	got, _ := w.c.Application(ctx, a.ID)

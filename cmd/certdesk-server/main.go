@@ -40,8 +40,13 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server user add (--email E | --mobile M) [--staff]   (password from CERTDESK_PASSWORD or stdin)
   certdesk-server user list [--role applicant|staff] | disable LOGIN | enable LOGIN | passwd LOGIN
   certdesk-server outbox [--application ID] [--limit N]
+  certdesk-server ukey init --module M --label L [--slot N]   (first user PIN on stdin; a random SO PIN,
+                       sealed under the CA's key-encryption key, never shown)
+  certdesk-server ukey list [--json] | pending | approve UNLOCK-ID
+  certdesk-server user audit LOGIN   (unlocks and holder revocations of the account)
 
-Common: --data DIR (default $CERTDESK_DATA or ./certdesk-data), --dsn postgres://… (default SQLite in DIR)
+Common: --data DIR (default $CERTDESK_DATA or ./certdesk-data), --dsn postgres://… (default SQLite in DIR);
+        the CA passphrase from $CERTDESK_CA_PASSPHRASE
 `
 
 func main() {
@@ -79,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = users(ctx, args[1:], stdin, log, stdout, stderr)
 	case "outbox":
 		err = outboxCmd(ctx, args[1:], log, stdout, stderr)
+	case "ukey":
+		err = ukeyCmd(ctx, args[1:], stdin, log, stdout, stderr)
 	case "payment":
 		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
 		if len(args) < 2 || args[1] != "confirm" {
@@ -189,7 +196,9 @@ func operator() service.Principal {
 }
 
 func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *service.Service, error) {
-	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Log: log})
+	// The CA passphrase opens the CA keys and the key-encryption key that
+	// seals UKEY SO PINs (ukey init, unlock approvals).
+	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Log: log, CAPassphrase: os.Getenv("CERTDESK_CA_PASSPHRASE")})
 }
 
 // openVerb parses a command whose first argument is a verb ("review
@@ -363,6 +372,22 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ID, a.Role, a.Mobile, a.Email, a.Disabled, a.CreatedAt.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
+	case "audit":
+		if len(pos) != 2 {
+			return usageError("user audit needs a login name")
+		}
+		a, err := st.AccountByLogin(ctx, pos[1])
+		if err != nil {
+			return fmt.Errorf("account %s: %w", pos[1], err)
+		}
+		es, err := svc.Audit(ctx, service.Principal{AccountID: a.ID, Role: api.Role(a.Role)})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			fmt.Fprintf(stdout, "%s  %-10s %-26s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Event, e.Detail)
+		}
+		return nil
 	case "disable", "enable", "passwd":
 		if len(pos) != 2 {
 			return usageError("user " + pos[0] + " needs a login name")

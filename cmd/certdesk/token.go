@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"certdesk/app/cliargs"
+	"certdesk/app/holder"
 	"certdesk/token"
 )
 
@@ -36,6 +37,11 @@ const tokenUsage = `用法 / usage:
                       旧 PIN 与新 PIN 各一行从标准输入读取 / old and new PIN as two lines on stdin;
                       新 PIN 6–16 位、不能全部相同、不能与旧 PIN 相同 / new PIN: 6–16 characters,
                       not one repeated, not the old one (--final-try: spend the UKEY's last try)
+  certdesk token show [--module PATH] [--json] [--offline]
+                      每把 UKEY 中的证书及 CA 的状态 / every certificate on every UKEY, with the CA's status
+  certdesk token unlock --login 手机号或邮箱 [--module PATH] [--token SERIAL] [--wait 10m]
+                      解锁被锁定的 PIN;标准输入依次为登录密码、短信验证码、新 PIN、再次新 PIN /
+                      unlock a locked PIN; stdin lines: password, SMS code, new PIN, new PIN again
 `
 
 func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -51,6 +57,9 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	keyType := fs.String("key", "", "key type for the test: p256 or rsa2048 (default: what the token supports)")
 	keep := fs.Bool("keep", false, "leave the test key and certificate on the token, to inspect them with other tools")
 	finalTry := fs.Bool("final-try", false, "change-pin: use the UKEY's last PIN try")
+	offline := fs.Bool("offline", false, "show: do not ask the server for the certificates' status")
+	login := fs.String("login", "", "unlock: the account (mobile or e-mail) that applied for the certificate")
+	wait := fs.Duration("wait", 10*time.Minute, "unlock: how long to wait for the CA's approval")
 	if _, err := cliargs.Parse(fs, args[1:]); err != nil {
 		return exitUsage
 	}
@@ -61,6 +70,10 @@ func runToken(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return tokenTest(*module, *serial, token.KeyType(*keyType), *keep, stdin, stdout, stderr)
 	case "change-pin":
 		return tokenChangePIN(*module, *serial, *finalTry, stdin, stdout, stderr)
+	case "show":
+		return tokenShow(ctx, *module, *asJSON, *offline, stdout, stderr)
+	case "unlock":
+		return tokenUnlock(ctx, *module, *serial, *login, *wait, stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, tokenUsage)
 	return exitUsage
@@ -161,15 +174,13 @@ func tokenChangePIN(explicit, ref string, finalTry bool, stdin io.Reader, stdout
 		fmt.Fprintln(stderr, "未找到 UKEY 驱动 / no PKCS#11 module:", err)
 		return exitFail
 	}
-	// Logging in with the old PIN first gives the token's tries-left
-	// flags and the final-try rule; C_SetPIN then changes it.
-	s, done, err := token.OpenLoggedIn(path, token.Ref{Serial: ref, Label: ref}, bytes.Clone(old), finalTry)
+	m, err := token.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, pinErrorText(err))
 		return exitFail
 	}
-	defer done()
-	if err := s.ChangePIN(old, pin); err != nil {
+	defer m.Close()
+	if err := holder.ChangePIN(m, token.Ref{Serial: ref, Label: ref}, bytes.Clone(old), bytes.Clone(pin), finalTry); err != nil {
 		fmt.Fprintln(stderr, pinErrorText(err))
 		return exitFail
 	}

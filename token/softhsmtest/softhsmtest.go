@@ -27,6 +27,20 @@ type Token struct {
 // must not run in parallel: SOFTHSM2_CONF is process-wide.
 func New(t testing.TB, label string) *Token {
 	t.Helper()
+	tok := Blank(t)
+	// Random PINs: nothing in the tree is a PIN worth copying.
+	tok.Label, tok.PIN, tok.SOPIN = label, digits(6), digits(8)
+	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", tok.PIN, "--so-pin", tok.SOPIN).CombinedOutput()
+	if err != nil {
+		t.Fatalf("softhsm2-util: %v\n%s", err, out)
+	}
+	return tok
+}
+
+// Blank is a SoftHSM2 configuration for this test with no token
+// initialised: its one free slot is a blank UKEY, as a CA receives them.
+func Blank(t testing.TB) *Token {
+	t.Helper()
 	if _, err := os.Stat(Module); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("SoftHSM2 is required in CI: %v", err)
@@ -44,13 +58,7 @@ func New(t testing.TB, label string) *Token {
 		t.Fatal(err)
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
-	// Random PINs: nothing in the tree is a PIN worth copying.
-	tok := &Token{Dir: dir, Conf: conf, Label: label, PIN: digits(6), SOPIN: digits(8), ModulePath: Module}
-	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", tok.PIN, "--so-pin", tok.SOPIN).CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util: %v\n%s", err, out)
-	}
-	return tok
+	return &Token{Dir: dir, Conf: conf, ModulePath: Module}
 }
 
 // Tool runs pkcs11-tool on the token's module.

@@ -57,6 +57,7 @@ type CA struct {
 	root   *x509.Certificate
 	issuer *x509.Certificate
 	key    crypto.Signer
+	keks   kekCache
 }
 
 // Errors for CSR checks; callers map them to the applicant's words.

@@ -40,6 +40,9 @@ var schemaTypes = map[string]any{
 	"CertificateBundle": api.CertificateBundle{}, "RevokeRequest": api.RevokeRequest{},
 	"IdentityCallback": service.IdentityCallback{}, "IdentitySession": api.IdentitySession{},
 	"StartPaymentRequest": api.StartPaymentRequest{}, "RenewRequest": api.RenewRequest{}, "BankAccount": api.BankAccount{}, "Payment": api.Payment{},
+	"CertificateStatus": api.CertificateStatus{}, "HolderRevokeRequest": api.HolderRevokeRequest{}, "HolderRevocation": api.HolderRevocation{},
+	"StartUnlockRequest": api.StartUnlockRequest{}, "Unlock": api.Unlock{}, "UnlockCodeRequest": api.UnlockCodeRequest{}, "UnlockGrant": api.UnlockGrant{},
+	"UnlockDoneRequest": api.UnlockDoneRequest{}, "AuditEntry": api.AuditEntry{}, "Renewal": api.Renewal{},
 }
 
 func jsonFields(v any) []string {

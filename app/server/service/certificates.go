@@ -105,6 +105,9 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 	if err != nil {
 		return nil, s.internal(ctx, "key id", err)
 	}
+	if len(req.TokenSerial) > 64 || invisible(req.TokenSerial) {
+		return nil, certError("UKEY 序列号无效", "The UKEY serial is invalid")
+	}
 	if b, err := s.checkDownload(ctx, a, req.Code, keyID); b != nil || err != nil {
 		return b, err
 	}
@@ -123,12 +126,15 @@ func (s *Service) Download(ctx context.Context, p Principal, appID string, req a
 		return nil, s.internal(ctx, "issue", err)
 	}
 	rec := &store.Certificate{Serial: cert.Serial.Text(16), ApplicationID: appID, KeyID: keyID, DER: cert.DER,
-		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now()}
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, IssuedAt: s.now(), TokenSerial: req.TokenSerial}
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		// The application as read before signing: the version check in
 		// SaveApplication proves nobody changed it since, so it is not
 		// read again.
 		cur := *a
+		if err := bindToken(ctx, tx, req.TokenSerial, a.OwnerID); err != nil {
+			return err
+		}
 		if err := tx.AddCertificate(ctx, rec); err != nil {
 			return err
 		}

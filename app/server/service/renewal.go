@@ -5,7 +5,6 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
-	"certdesk/app/server/auth"
 	"certdesk/app/server/store"
 )
 
@@ -48,19 +47,9 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 			return nil, api.NewError(api.CodeForbidden).WithMessage(apply.Text{ZH: "请插入该证书的 UKEY 并用 UKEY 登录后再办理更新", EN: "Log in with this certificate's UKEY to renew it"})
 		}
 	}
-	try, w := s.loginThrottle.Begin("answer:"+appID, s.now())
-	if try == nil {
-		return nil, rateLimited(w)
+	if err := s.checkAnswer(a, answer); err != nil {
+		return nil, err
 	}
-	if a.AnswerHash == "" || auth.Verify(apply.NormalizeAnswer(answer), a.AnswerHash) != nil {
-		if lock := try.Fail(s.now()); lock > 0 {
-			return nil, rateLimited(lock)
-		}
-		e := api.NewError(api.CodeBadCredentials).WithMessage(apply.Text{ZH: "验证答案不正确", EN: "The security answer is wrong"})
-		e.Fields = []api.FieldError{{Field: apply.FSecurityAnswer, Code: "security_answer.wrong", MessageZH: "验证答案不正确,请回忆申请时填写的答案(不区分大小写和全半角)", MessageEN: "The security answer is wrong; it is the one given in the application (case and width do not matter)"}}
-		return nil, e
-	}
-	try.Succeed(true)
 	var id string
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		old, err := tx.Application(ctx, appID)

@@ -44,6 +44,9 @@ type Config struct {
 	Pay PayProvider
 	// Bank is the CA's account for transfers.
 	Bank api.BankAccount
+	// UnlockApproval makes every UKEY PIN unlock wait for a staff
+	// approval after the SMS code (the CA's policy).
+	UnlockApproval bool
 }
 
 // Service is the enrollment logic over a store and a blob store.

@@ -19,15 +19,16 @@ type Certificate struct {
 	IssuedAt      time.Time
 	RevokedAt     time.Time // zero when valid
 	RevokeReason  int
+	TokenSerial   string // the UKEY it was downloaded onto, as the client said
 }
 
-const certCols = `serial, application_id, key_id, der, not_before, not_after, issued_at, COALESCE(revoked_at, 0), revoke_reason`
+const certCols = `serial, application_id, key_id, der, not_before, not_after, issued_at, COALESCE(revoked_at, 0), revoke_reason, token_serial`
 
 func scanCert(row interface{ Scan(...any) error }) (*Certificate, error) {
 	var c Certificate
 	var der string
 	var nb, na, ia, ra int64
-	if err := row.Scan(&c.Serial, &c.ApplicationID, &c.KeyID, &der, &nb, &na, &ia, &ra, &c.RevokeReason); err != nil {
+	if err := row.Scan(&c.Serial, &c.ApplicationID, &c.KeyID, &der, &nb, &na, &ia, &ra, &c.RevokeReason, &c.TokenSerial); err != nil {
 		return nil, mapErr(err)
 	}
 	b, err := base64.StdEncoding.DecodeString(der)
@@ -44,8 +45,8 @@ func scanCert(row interface{ Scan(...any) error }) (*Certificate, error) {
 // AddCertificate records an issued certificate. A key certified before is
 // a *ConflictError on key_id.
 func (t *Tx) AddCertificate(ctx context.Context, c *Certificate) error {
-	_, err := t.exec(ctx, `INSERT INTO certificates (serial, application_id, key_id, der, not_before, not_after, issued_at, revoke_reason) VALUES ($1,$2,$3,$4,$5,$6,$7,0)`,
-		c.Serial, c.ApplicationID, c.KeyID, base64.StdEncoding.EncodeToString(c.DER), micros(c.NotBefore), micros(c.NotAfter), micros(c.IssuedAt))
+	_, err := t.exec(ctx, `INSERT INTO certificates (serial, application_id, key_id, der, not_before, not_after, issued_at, revoke_reason, token_serial) VALUES ($1,$2,$3,$4,$5,$6,$7,0,$8)`,
+		c.Serial, c.ApplicationID, c.KeyID, base64.StdEncoding.EncodeToString(c.DER), micros(c.NotBefore), micros(c.NotAfter), micros(c.IssuedAt), c.TokenSerial)
 	if err != nil {
 		return fmt.Errorf("add certificate: %w", err)
 	}
