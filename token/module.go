@@ -126,15 +126,34 @@ func CheckArch(path string, want uint16) error {
 	return nil
 }
 
-// Module is a loaded and initialised PKCS#11 module.
+// Module is a handle on a loaded and initialised PKCS#11 module.
 type Module struct {
 	Path string
 	Info ModuleInfo
 	ctx  *pkcs11.Ctx
+	lib  *library
 	// mu serialises login state changes; PKCS#11 login state is per
-	// application and token, not per session.
-	mu sync.Mutex
+	// application and token, not per session, so it is the library's.
+	mu *sync.Mutex
 }
+
+// library is a module loaded in this process. C_Initialize and
+// C_Finalize act on the whole process, not on one handle: the window
+// looking for a UKEY must not finalise the library under a download in
+// progress. So every Load of a path shares one library, finalised when the
+// last handle closes. (Process-wide state, because the library's own is.)
+type library struct {
+	key  string
+	ctx  *pkcs11.Ctx
+	info ModuleInfo
+	refs int
+	mu   sync.Mutex // login state
+}
+
+var libraries = struct {
+	sync.Mutex
+	m map[string]*library
+}{m: map[string]*library{}}
 
 // ModuleInfo is C_GetInfo.
 type ModuleInfo struct {
@@ -153,6 +172,25 @@ func Load(path string) (*Module, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrModule, path, err)
 	}
+	key, err := filepath.Abs(path)
+	if err != nil {
+		key = path
+	}
+	libraries.Lock()
+	defer libraries.Unlock()
+	lib := libraries.m[key]
+	if lib == nil {
+		if lib, err = loadLibrary(path); err != nil {
+			return nil, err
+		}
+		lib.key = key
+		libraries.m[key] = lib
+	}
+	lib.refs++
+	return &Module{Path: path, Info: lib.info, ctx: lib.ctx, lib: lib, mu: &lib.mu}, nil
+}
+
+func loadLibrary(path string) (*library, error) {
 	ctx := pkcs11.New(path)
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: %s (not a PKCS#11 library, or a dependency is missing)", ErrModule, path)
@@ -161,26 +199,34 @@ func Load(path string) (*Module, error) {
 		ctx.Destroy()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
-	m := &Module{Path: path, ctx: ctx}
+	lib := &library{ctx: ctx}
 	if info, err := ctx.GetInfo(); err == nil {
-		m.Info = ModuleInfo{
+		lib.info = ModuleInfo{
 			Manufacturer:   strings.TrimSpace(info.ManufacturerID),
 			Library:        strings.TrimSpace(info.LibraryDescription),
 			LibraryVersion: fmt.Sprintf("%d.%d", info.LibraryVersion.Major, info.LibraryVersion.Minor),
 			Cryptoki:       fmt.Sprintf("%d.%d", info.CryptokiVersion.Major, info.CryptokiVersion.Minor),
 		}
 	}
-	return m, nil
+	return lib, nil
 }
 
-// Close finalises and unloads the module.
+// Close ends this handle; the last handle of a library finalises and
+// unloads it. Closing twice is harmless.
 func (m *Module) Close() error {
 	if m == nil || m.ctx == nil {
 		return nil
 	}
-	err := m.ctx.Finalize()
-	m.ctx.Destroy()
 	m.ctx = nil
+	libraries.Lock()
+	defer libraries.Unlock()
+	m.lib.refs--
+	if m.lib.refs > 0 {
+		return nil
+	}
+	delete(libraries.m, m.lib.key)
+	err := m.lib.ctx.Finalize()
+	m.lib.ctx.Destroy()
 	if ckr(err) == pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED {
 		err = nil
 	}

@@ -443,3 +443,40 @@ func TestOpenLoggedInClearsThePIN(t *testing.T) {
 		})
 	}
 }
+
+// A second handle on the module, loaded and closed while a session of the
+// first is logged in (the window looking for a UKEY during a download),
+// leaves that session working: C_Finalize waits for the last handle.
+func TestSecondHandleDoesNotEndASession(t *testing.T) {
+	tk, m, s := open(t, "ukey-handles")
+	k, err := s.GenerateKey("app-handles", KeyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(tk.ModulePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Find("", "ukey-handles"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.CSR("x"); err != nil {
+		t.Fatalf("the first handle's session after the second closed: %v", err)
+	}
+	s.Close()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The last close finalised: a new Load initialises again.
+	again, err := Load(tk.ModulePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.Find("", "ukey-handles"); err != nil {
+		t.Fatal(err)
+	}
+}

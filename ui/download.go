@@ -140,6 +140,13 @@ func (d *DownloadStep) stage(i int, ok bool) {
 }
 
 func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certificate, error) {
+	// The UKEY's serial binds a key the CA initialised to this account,
+	// for a PIN unlock later. Asked before the session opens: finding a
+	// UKEY reloads the driver, which would end an open session.
+	serial := ""
+	if t, err := d.ukey.Find(d.env.ctx); err == nil {
+		serial = t.Serial
+	}
 	ts, err := d.ukey.Open(d.env.ctx, pin, finalOK)
 	if err != nil {
 		return nil, err
@@ -158,12 +165,6 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	}
 	d.stage(1, true)
 	d.stage(2, false)
-	// The UKEY's serial binds a key the CA initialised to this account,
-	// for a PIN unlock later.
-	serial := ""
-	if t, err := d.ukey.Find(d.env.ctx); err == nil {
-		serial = t.Serial
-	}
 	b, err := d.srv.Download(d.env.ctx, d.env.appID(), api.DownloadRequest{CSR: csr, Code: code, TokenSerial: serial})
 	if err != nil {
 		return nil, err
