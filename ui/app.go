@@ -224,6 +224,7 @@ type Shell struct {
 	tabs     *container.AppTabs // the start screen's tabs
 	center   *Center
 	apply    *Apply
+	certs    *Certs // 我的证书, one for the window's life
 }
 
 // NewShell builds the window's content holder.
@@ -241,7 +242,17 @@ func NewShell(w fyne.Window, c *client.Client, sessions session.Store, opts Opti
 		s.checker.AddURIs(uris)
 	})
 	s.root = container.NewStack()
+	// 我的证书 follows the UKEYs for as long as the window is open; it is
+	// a tab of the start screen (no login needed) and of the user center.
+	ctx, cancel := context.WithCancel(context.Background())
+	w.SetOnClosed(cancel)
+	s.certs = NewCerts(ctx, c, PKCS11Holder{Module: s.module}, opts.Lang, w, func() bool { return c.LoggedIn() })
 	return s
+}
+
+// certsTab is 我的证书 as a tab.
+func (s *Shell) certsTab() *container.TabItem {
+	return container.NewTabItem(T("certs.tab"), s.certs.Content())
 }
 
 // Content is the window's content.
@@ -298,7 +309,7 @@ func (s *Shell) showLogin() {
 		})
 		tabs = append(tabs, container.NewTabItem(T("ukey.tab"), u.Content()))
 	}
-	tabs = append(tabs, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	tabs = append(tabs, s.certsTab(), container.NewTabItem(T("checker.tab"), s.checker.Content()))
 	s.tabs = container.NewAppTabs(tabs...)
 	s.show(s.tabs)
 }
@@ -309,7 +320,7 @@ func (s *Shell) showCenter() {
 			s.opts.Log.Warn("forget session", "err", err)
 		}
 		s.showLogin()
-	}, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	}, s.certsTab(), container.NewTabItem(T("checker.tab"), s.checker.Content()))
 	c.win = s.w
 	s.center = c
 	c.OnApply = func(k apply.Kind) {

@@ -4,17 +4,17 @@ import "time"
 
 // Routes of the holder's tools after issuance.
 const (
-	PathCertStatus       = "/certificates/{serial}"        // GET: public status of a certificate
-	PathHolderRevoke     = "/applications/{id}/revocation" // POST: the holder revokes (lost, compromised)
-	PathUKEYUnlocks      = "/ukeys/{serial}/unlocks"       // POST: start unlocking a locked PIN
-	PathUnlock           = "/unlocks/{id}"                 // GET
-	PathUnlockCode       = "/unlocks/{id}/code"            // POST the SMS code
-	PathUnlockGrant      = "/unlocks/{id}/grant"           // POST: the SO PINs, once
-	PathUnlockDone       = "/unlocks/{id}/done"            // POST: the PIN is reset, the SO PIN rotated
-	PathAudit            = "/accounts/me/audit"            // GET the account's audit history
-	PathStaffUnlocks     = "/staff/unlocks"                // GET unlocks awaiting approval
-	PathStaffUnlockApprv = "/staff/unlocks/{id}/approve"   // POST
-	PathRenewals         = "/accounts/me/renewals"         // GET certificates due for renewal
+	PathCertStatus       = "/certificates/{serial}"          // GET: public status of a certificate
+	PathHolderRevoke     = "/applications/{id}/revocation"   // POST: the holder revokes (lost, compromised)
+	PathUKEYUnlocks      = "/ukeys/{serial}/unlocks"         // POST: start unlocking a locked PIN
+	PathUnlock           = "/unlocks/{unlock}"               // GET
+	PathUnlockCode       = "/unlocks/{unlock}/code"          // POST the SMS code
+	PathUnlockGrant      = "/unlocks/{unlock}/grant"         // POST: the SO PINs, once
+	PathUnlockDone       = "/unlocks/{unlock}/done"          // POST: the PIN is reset, the SO PIN rotated
+	PathAudit            = "/accounts/me/audit"              // GET the account's audit history
+	PathStaffUnlocks     = "/staff/unlocks"                  // GET unlocks awaiting approval
+	PathStaffUnlockApprv = "/staff/unlocks/{unlock}/approve" // POST
+	PathRenewals         = "/accounts/me/renewals"           // GET certificates due for renewal
 )
 
 // CertStatus values.

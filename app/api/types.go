@@ -158,6 +158,7 @@ type Summary struct {
 	NextAction apply.Text  `json:"next_action"`
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
+	CertSerial string      `json:"cert_serial,omitempty"` // issued or revoked: the certificate's serial (hex)
 }
 
 // MaterialInfo is one stored material.

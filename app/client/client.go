@@ -138,6 +138,9 @@ func (c *Client) token() string {
 	return c.tok
 }
 
+// LoggedIn says whether calls carry a session token.
+func (c *Client) LoggedIn() bool { return c.token() != "" }
+
 // SetToken sets (or with "" clears) the session token sent with calls.
 func (c *Client) SetToken(t string) {
 	c.mu.Lock()

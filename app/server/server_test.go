@@ -21,6 +21,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/material/testimg"
 	"certdesk/app/server/service"
+	"certdesk/app/server/store"
 )
 
 func TestAccountsLoginLogoutThrottle(t *testing.T) {
@@ -271,6 +272,18 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 	var u api.Upload
 	owner.ok(owner.do("POST", "/applications/"+a.ID+"/uploads", api.CreateUploadRequest{Type: apply.MatAuthorization, Bytes: int64(len(doc)), SHA256: sha(doc)}), &u)
 
+	// An unlock request of the owner's (made in the store: the owner has
+	// no certificate on a CA UKEY here, and the routes' isolation is what
+	// is tested).
+	var me api.Account
+	owner.ok(owner.do("GET", api.PathMe, nil), &me)
+	now := time.Now()
+	unl := &store.Unlock{ID: store.NewID(), Serial: "UKEY0001", AccountID: me.ID, ApplicationID: a.ID, State: api.UnlockGranted,
+		CodeMAC: "x", Mobile: "13800138000", CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
+	if err := s.Store.InTx(context.Background(), func(tx *store.Tx) error { return tx.AddUnlock(context.Background(), unl) }); err != nil {
+		t.Fatal(err)
+	}
+
 	thief := applicant(t, s)
 	routes := []struct {
 		method, path string
@@ -295,6 +308,12 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 		{"GET", "/applications/" + a.ID + "/payment", nil},
 		{"POST", "/applications/" + a.ID + "/renew", api.RenewRequest{SecurityAnswer: "福州"}},
 		{"POST", "/applications/" + a.ID + "/replace", api.RenewRequest{SecurityAnswer: "福州"}},
+		{"POST", "/applications/" + a.ID + "/revocation", api.HolderRevokeRequest{SecurityAnswer: "福州", Reason: "lost"}},
+		{"POST", "/ukeys/UKEY0001/unlocks", api.StartUnlockRequest{Password: "x", Certificate: []byte("x")}},
+		{"GET", "/unlocks/" + unl.ID, nil},
+		{"POST", "/unlocks/" + unl.ID + "/code", api.UnlockCodeRequest{Code: "123456"}},
+		{"POST", "/unlocks/" + unl.ID + "/grant", nil},
+		{"POST", "/unlocks/" + unl.ID + "/done", api.UnlockDoneRequest{Rotated: true}},
 	}
 	covered := map[string]bool{}
 	for _, rt := range routes {
@@ -308,6 +327,7 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 	// Staff routes refuse applicants outright.
 	thief.wantErr(thief.do("GET", "/staff/applications", nil), 403, api.CodeForbidden)
 	thief.wantErr(thief.do("POST", "/staff/applications/"+a.ID+"/review", api.ReviewRequest{Approve: true}), 403, api.CodeForbidden)
+	thief.wantErr(thief.do("POST", "/staff/unlocks/"+unl.ID+"/approve", nil), 403, api.CodeForbidden)
 	// Nothing changed for the owner.
 	if got := owner.app(a.ID); got.State != apply.StateSubmitted || len(got.Materials) != 1 {
 		t.Fatalf("owner's application changed: %s %d", got.State, len(got.Materials))
@@ -322,7 +342,7 @@ func TestOneApplicantCannotReachAnother(t *testing.T) {
 		if rt.Public || rt.Staff || !strings.Contains(rt.Path, "{") || rt.Method == "HEAD" {
 			continue
 		}
-		key := rt.Method + " " + strings.NewReplacer(api.Prefix, "", "{id}", a.ID, "{mid}", m.ID, "{uid}", u.ID).Replace(rt.Path)
+		key := rt.Method + " " + strings.NewReplacer(api.Prefix, "", "{id}", a.ID, "{mid}", m.ID, "{uid}", u.ID, "{serial}", "UKEY0001", "{unlock}", unl.ID).Replace(rt.Path)
 		if !covered[key] {
 			t.Errorf("route %s %s not tested for isolation", rt.Method, rt.Path)
 		}

@@ -43,7 +43,7 @@ func (h *Handler) startUnlock(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getUnlock(w http.ResponseWriter, r *http.Request) {
-	u, err := h.svc.Unlock(r.Context(), principal(r), r.PathValue("id"))
+	u, err := h.svc.Unlock(r.Context(), principal(r), r.PathValue("unlock"))
 	h.reply(w, r, http.StatusOK, u, err)
 }
 
@@ -52,12 +52,12 @@ func (h *Handler) unlockCode(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
-	u, err := h.svc.UnlockCode(r.Context(), principal(r), r.PathValue("id"), req.Code)
+	u, err := h.svc.UnlockCode(r.Context(), principal(r), r.PathValue("unlock"), req.Code)
 	h.reply(w, r, http.StatusOK, u, err)
 }
 
 func (h *Handler) unlockGrant(w http.ResponseWriter, r *http.Request) {
-	g, err := h.svc.UnlockGrant(r.Context(), principal(r), r.PathValue("id"))
+	g, err := h.svc.UnlockGrant(r.Context(), principal(r), r.PathValue("unlock"))
 	// The one response holding SO PINs: never cached anywhere.
 	w.Header().Set("Cache-Control", "no-store")
 	h.reply(w, r, http.StatusOK, g, err)
@@ -68,7 +68,7 @@ func (h *Handler) unlockDone(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &req) {
 		return
 	}
-	u, err := h.svc.UnlockDone(r.Context(), principal(r), r.PathValue("id"), req)
+	u, err := h.svc.UnlockDone(r.Context(), principal(r), r.PathValue("unlock"), req)
 	h.reply(w, r, http.StatusOK, u, err)
 }
 
@@ -78,6 +78,6 @@ func (h *Handler) pendingUnlocks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) approveUnlock(w http.ResponseWriter, r *http.Request) {
-	u, err := h.svc.ApproveUnlock(r.Context(), principal(r), r.PathValue("id"))
+	u, err := h.svc.ApproveUnlock(r.Context(), principal(r), r.PathValue("unlock"))
 	h.reply(w, r, http.StatusOK, u, err)
 }

@@ -220,7 +220,17 @@ func (s *Service) Applications(ctx context.Context, p Principal) ([]api.Summary,
 	if err != nil {
 		return nil, s.internal(ctx, "list applications", err)
 	}
-	return summaries(as), nil
+	out := summaries(as)
+	// The certificate's serial lets the holder's certificate list find
+	// the application of a certificate on the UKEY.
+	for i, a := range as {
+		if a.State == apply.StateIssued || a.State == apply.StateRevoked {
+			if c, err := s.st.CertificateOf(ctx, a.ID); err == nil {
+				out[i].CertSerial = c.Serial
+			}
+		}
+	}
+	return out, nil
 }
 
 func summaries(as []*store.Application) []api.Summary {
