@@ -252,7 +252,7 @@ func TestUnlockRestoresALockedUKEY(t *testing.T) {
 	diagOut, _ := diag.CombinedOutput()
 	texts := map[string]string{"unlock stdout": stdout.String(), "unlock stderr": stderr.String(), "audit": audit,
 		"server log": w.logs.String(), "ukey init": initSaid, "diag": string(diagOut), "ukey list": w.staffCmd("ukey", "list", "--json")}
-	if !strings.Contains(texts["server log"], "/unlocks/{id}/grant") {
+	if !strings.Contains(texts["server log"], "/unlocks/{unlock}/grant") {
 		t.Fatal("the server log has no line of the grant: the check below would prove nothing")
 	}
 	zr, err := zip.OpenReader(bundle)
