@@ -129,12 +129,24 @@ type Certs struct {
 	// about.
 	every time.Duration
 
-	status  *widget.Label
+	status  *widget.Label // what the UKEYs hold
+	notice  *widget.Label // the outcome of the last tool used
 	list    *fyne.Container
 	root    *fyne.Container
 	content fyne.CanvasObject
 	certs   []holder.Cert
+	tool    *toolFields   // the tool on screen, for tests
 	settled chan struct{} // receives after each refresh or action, for tests
+}
+
+// toolFields are the inputs of the tool on screen.
+type toolFields struct {
+	proof                      *proof
+	old, code, answer          *field
+	pair                       *pinPair
+	final, replace, sure       *widget.Check
+	submit, send, verify, done *widget.Button
+	stage                      *widget.Label
 }
 
 // NewCerts builds the screen and starts following the UKEYs until ctx ends.
@@ -143,10 +155,13 @@ func NewCerts(ctx context.Context, srv holderServer, u HolderUKEY, l apply.Lang,
 	c.saveAs = func(name string, done func(string)) { chooseSave(win, T("certs.export"), name, done) }
 	c.status = widget.NewLabel("")
 	c.status.Wrapping = fyne.TextWrapWord
+	c.notice = widget.NewLabel("")
+	c.notice.Wrapping = fyne.TextWrapWord
+	c.notice.Importance = widget.SuccessImportance
 	c.list = container.NewVBox()
 	refresh := widget.NewButtonWithIcon(T("certs.refresh"), theme.ViewRefreshIcon(), c.Refresh)
 	head := container.NewHBox(widget.NewLabelWithStyle(T("certs.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), refresh)
-	listView := container.NewBorder(container.NewVBox(head, c.status), nil, nil, nil, container.NewVScroll(c.list))
+	listView := container.NewBorder(container.NewVBox(head, c.notice, c.status), nil, nil, nil, container.NewVScroll(c.list))
 	c.root = container.NewStack(listView)
 	c.content = c.root
 	go func() {
@@ -165,6 +180,15 @@ func (c *Certs) done() {
 	if c.settled != nil {
 		c.settled <- struct{}{}
 	}
+}
+
+// tell says how the last tool went, in red when it failed.
+func (c *Certs) tell(text string, failed bool) {
+	c.notice.Importance = widget.SuccessImportance
+	if failed {
+		c.notice.Importance = widget.DangerImportance
+	}
+	c.notice.SetText(text)
 }
 
 // showList goes back from a tool to the list.
@@ -267,8 +291,8 @@ func (c *Certs) card(x holder.Cert) fyne.CanvasObject {
 		items = append(items, l)
 	}
 	copyFP := widget.NewButton(T("certs.copyfp"), func() {
-		c.win.Clipboard().SetContent(x.SHA256)
-		c.status.SetText(T("certs.copied"))
+		fyne.CurrentApp().Clipboard().SetContent(x.SHA256)
+		c.tell(T("certs.copied"), false)
 	})
 	der := widget.NewButton(T("certs.export.der"), func() { c.export(x, false) })
 	pemB := widget.NewButton(T("certs.export.pem"), func() { c.export(x, true) })
@@ -296,9 +320,9 @@ func (c *Certs) export(x holder.Cert, asPEM bool) {
 	}
 	c.saveAs(name, func(path string) {
 		if err := os.WriteFile(path, holder.Export(x, asPEM), 0o644); err != nil {
-			c.status.SetText(T("certs.export.failed", map[string]any{"Err": err.Error()}))
+			c.tell(T("certs.export.failed", map[string]any{"Err": err.Error()}), true)
 		} else {
-			c.status.SetText(T("certs.exported", map[string]any{"Path": path}))
+			c.tell(T("certs.exported", map[string]any{"Path": path}), false)
 		}
 		c.done()
 	})
@@ -400,11 +424,12 @@ func (c *Certs) changePINForm(x holder.Cert) fyne.CanvasObject {
 				old.entry.SetText("")
 				pair.clear()
 				c.showList()
-				c.status.SetText(T("certs.changepin.done"))
+				c.tell(T("certs.changepin.done"), false)
 			})
 		}()
 	})
 	btn.Importance = widget.HighImportance
+	c.tool = &toolFields{old: old, pair: pair, final: final, submit: btn}
 	objs := append([]fyne.CanvasObject{msg}, old.objects()...)
 	objs = append(objs, pair.pin.objects()...)
 	objs = append(objs, pair.again.objects()...)
@@ -552,12 +577,13 @@ func (c *Certs) unlockForm(x holder.Cert) fyne.CanvasObject {
 				}
 				pair.clear()
 				c.showList()
-				c.status.SetText(T("certs.unlock.done"))
+				c.tell(T("certs.unlock.done"), false)
 				c.Refresh()
 			})
 		}()
 	})
 	finish.Importance = widget.HighImportance
+	c.tool = &toolFields{proof: p, code: code, pair: pair, send: send, verify: verify, done: finish, stage: stage}
 	pinPart.Objects = append(append(pair.pin.objects(), pair.again.objects()...), finish)
 	objs := append([]fyne.CanvasObject{intro}, p.objects()...)
 	return container.NewVBox(append(objs, send, stage, codePart, pinPart)...)
@@ -633,12 +659,13 @@ func (c *Certs) revokeForm(x holder.Cert) fyne.CanvasObject {
 				if out.Replacement != nil {
 					text += "\n" + T("certs.revoke.replaced")
 				}
-				c.status.SetText(text)
+				c.tell(text, false)
 				c.Refresh()
 			})
 		}()
 	})
 	btn.Importance = widget.DangerImportance
+	c.tool = &toolFields{proof: p, answer: answer, replace: replace, sure: sure, submit: btn}
 	objs := append([]fyne.CanvasObject{intro}, p.objects()...)
 	objs = append(objs, widget.NewLabel(T("certs.revoke.reason")), reason, reasonErr)
 	objs = append(objs, answer.objects()...)
