@@ -146,6 +146,9 @@ type Application struct {
 	NextAction   apply.Text           `json:"next_action"`
 	CreatedAt    time.Time            `json:"created_at"`
 	UpdatedAt    time.Time            `json:"updated_at"`
+	// Renews is the application this one renews (Renewal) or replaces.
+	Renews  string `json:"renews,omitempty"`
+	Renewal bool   `json:"renewal,omitempty"`
 }
 
 // Summary is a row of the user center (用户中心).

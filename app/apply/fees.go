@@ -26,6 +26,9 @@ type Schedule struct {
 	Kinds    map[Kind]FeeItem    `json:"kinds"`
 	Services map[Service]FeeItem `json:"services"`
 	MailFen  int64               `json:"mail_fen"`
+	// Renewal is the fee of a renewal (证书更新) per kind, the UKEY kept;
+	// a kind without one renews free of charge.
+	Renewal map[Kind]FeeItem `json:"renewal,omitempty"`
 }
 
 // DefaultSchedule returns the schedule shipped with CertDesk.
@@ -85,6 +88,22 @@ func (s Schedule) Quote(k Kind, o Options, d Delivery) (Quote, error) {
 		q.TotalFen += it.Fen
 	}
 	return q, nil
+}
+
+// RenewalQuote is what a renewal costs: the kind's renewal fee and the
+// services chosen (they are yearly too); no postage, the UKEY stays.
+func (s Schedule) RenewalQuote(k Kind, o Options) Quote {
+	q := Quote{Currency: s.Currency, Version: s.Version, Items: []FeeItem{}}
+	if it, ok := s.Renewal[k]; ok && it.Fen > 0 {
+		q.Items = append(q.Items, it)
+		for _, sv := range o.Services() {
+			q.Items = append(q.Items, s.Services[sv])
+		}
+	}
+	for _, it := range q.Items {
+		q.TotalFen += it.Fen
+	}
+	return q
 }
 
 // FormatFen renders an amount as yuan with two decimals, e.g. 30000 → "300.00".

@@ -72,8 +72,12 @@ const (
 	EvReject              Event = "reject"
 	EvResubmit            Event = "resubmit" // corrections made after a rejection
 	EvIssue               Event = "issue"    // certificate downloaded to the UKEY
-	EvCancel              Event = "cancel"
-	EvRevoke              Event = "revoke"
+	// EvRenewalApprove: a renewal (证书更新, unchanged data, the holder
+	// proven by the UKEY and the security answer) is approved by the
+	// system once paid, or at once when the schedule has no renewal fee.
+	EvRenewalApprove Event = "renewal_approve"
+	EvCancel         Event = "cancel"
+	EvRevoke         Event = "revoke"
 )
 
 // Actor is who takes a step.
@@ -119,6 +123,8 @@ func buildTransitions() []Transition {
 		{StateUnderReview, EvReject, StateRejected, staff},
 		{StateRejected, EvResubmit, StateUnderReview, applicant},
 		{StateApproved, EvIssue, StateIssued, system},
+		{StatePaid, EvRenewalApprove, StateApproved, system},
+		{StateIdentityVerified, EvRenewalApprove, StateApproved, system},
 		{StateApproved, EvRevoke, StateRevoked, staff},
 		// The system revokes a certificate superseded by its renewal.
 		{StateIssued, EvRevoke, StateRevoked, []Actor{ActorApplicant, ActorStaff, ActorSystem}},
@@ -287,6 +293,7 @@ var eventLabels = map[Event]Text{
 	EvReject:              {"审核退回", "Returned for correction"},
 	EvResubmit:            {"重新提交", "Submitted again"},
 	EvIssue:               {"证书已下载到 UKEY", "Certificate installed on the UKEY"},
+	EvRenewalApprove:      {"证书更新已核准", "Renewal approved"},
 	EvCancel:              {"取消申请", "Cancelled"},
 	EvRevoke:              {"证书吊销", "Certificate revoked"},
 }

@@ -393,23 +393,25 @@ func TestRenewalAndReplacement(t *testing.T) {
 	}
 	var n api.Application
 	uk.ok(uk.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "  福州 "}), &n)
-	if n.State != apply.StateDraft || n.Form[apply.FOrgCode] != "91350100M000100Y43" || n.Form[apply.FUsername] != "renew01" || !strings.Contains(n.History[0].Note, "renewal of "+a.ID) {
-		t.Fatalf("renewal draft: %+v", n)
+	if n.State != apply.StateIdentityVerified || n.Form[apply.FOrgCode] != "91350100M000100Y43" || n.Form[apply.FUsername] != "renew01" || !strings.Contains(n.History[0].Note, "renewal of "+a.ID) {
+		t.Fatalf("renewal: %+v", n)
 	}
+	// The renewal fee, not a new certificate's (no UKEY, no postage).
+	if len(n.Fee.Items) != 2 || n.Fee.TotalFen != 20000+20000 || !strings.Contains(n.Fee.Items[0].Label.ZH, "更新") {
+		t.Fatalf("renewal fee: %+v", n.Fee)
+	}
+	// A second renewal while one is under way is refused (the username
+	// went over to the first).
+	uk.wantErr(uk.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "福州"}), 409, api.CodeStateNotAllowed)
 	// The old certificate still works until the new one is issued.
 	anon := newClient(t, s)
 	anon.ok(ukeyLogin(anon, b.Certificate, key), nil)
-	// Take the renewal through (materials, identity and payment as their providers would).
-	form := orgForm("renew01")
-	c.ok(c.do("PATCH", "/applications/"+n.ID, api.UpdateFormRequest{Form: form, Submit: true}), nil)
-	ctx := context.Background()
-	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
-		if err := s.Service.SystemStep(ctx, n.ID, ev, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Paid (a transfer confirmed by staff): approved by the system, the
+	// download code sent; no new materials, face check or review.
 	sc.ok(sc.do("POST", "/staff/applications/"+n.ID+"/events", api.EventRequest{Event: apply.EvConfirmPayment}), nil)
-	sc.ok(sc.do("POST", "/staff/applications/"+n.ID+"/review", api.ReviewRequest{Approve: true}), nil)
+	if got := c.app(n.ID); got.State != apply.StateApproved {
+		t.Fatalf("paid renewal: %s", got.State)
+	}
 	key2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var nb api.CertificateBundle
 	c.ok(c.do("POST", "/applications/"+n.ID+"/certificate", api.DownloadRequest{CSR: makeCSR(t, key2, ""), Code: codeFromOutbox(t, s, n.ID)}), &nb)

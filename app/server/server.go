@@ -74,6 +74,9 @@ type Config struct {
 	// DevProviders turns on the development face-ID provider and payment
 	// sandbox (the embedded server's default; never for a real CA).
 	DevProviders bool
+	// RemindEvery is how often the renewal-reminder job runs (default an
+	// hour; it also runs at start). Every run is idempotent.
+	RemindEvery time.Duration
 }
 
 // Server is a running enrollment server.
@@ -87,10 +90,39 @@ type Server struct {
 	// Sandbox is the payment sandbox when DevProviders is on.
 	Sandbox *devprov.Sandbox
 
-	http     *http.Server
-	closeHSM func()
-	cancel   context.CancelFunc
-	done     chan struct{}
+	http      *http.Server
+	closeHSM  func()
+	cancel    context.CancelFunc
+	done      chan struct{}
+	reminders chan struct{} // closed when the reminder job's first run is over
+}
+
+// RemindersRan is closed once the renewal reminders due at start are queued.
+func (s *Server) RemindersRan() <-chan struct{} { return s.reminders }
+
+// remind runs the renewal-reminder job at start and then every interval
+// until ctx ends.
+func remind(ctx context.Context, svc *service.Service, every time.Duration, log *slog.Logger, first chan struct{}) {
+	if every <= 0 {
+		every = time.Hour
+	}
+	for {
+		n, err := svc.RemindRenewals(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("renewal reminders", "err", err)
+		} else if n > 0 {
+			log.Info("renewal reminders queued", "certificates", n)
+		}
+		if first != nil {
+			close(first)
+			first = nil
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // Open builds the parts without listening, for the staff commands that
@@ -257,6 +289,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now}
 	go w.Run(wctx)
+	s.reminders = make(chan struct{})
+	go remind(wctx, svc, cfg.RemindEvery, cfg.Log, s.reminders)
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

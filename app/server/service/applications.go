@@ -115,7 +115,12 @@ func (s *Service) transition(ctx context.Context, tx *store.Tx, a *store.Applica
 	case apply.StateApproved:
 		return s.issueCode(ctx, tx, a) // 激活完成: the download code goes out with it
 	case apply.StatePaid:
-		return s.invoice(ctx, tx, a) // the e-invoice follows the payment
+		if err := s.invoice(ctx, tx, a); err != nil { // the e-invoice follows the payment
+			return err
+		}
+		if a.Renewal {
+			return s.transition(ctx, tx, a, apply.EvRenewalApprove, apply.ActorSystem, "system", "renewal: paid")
+		}
 	}
 	return nil
 }
@@ -196,7 +201,7 @@ func (s *Service) Application(ctx context.Context, p Principal, id string) (*api
 
 // view is an application as the API shows it.
 func (s *Service) view(a *store.Application, hist []apply.HistoryEntry, mats []*store.Material) *api.Application {
-	quote, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+	quote, _ := s.quote(a)
 	form := apply.Values{}
 	for k, v := range a.Form {
 		form[k] = v
@@ -207,7 +212,7 @@ func (s *Service) view(a *store.Application, hist []apply.HistoryEntry, mats []*
 	out := &api.Application{ID: a.ID, Kind: a.Kind, State: a.State, Form: form,
 		Agreement: api.AgreementAcceptance{Version: a.AgreementVersion, AcceptedAt: a.AgreementAt},
 		Fee:       quote, RejectReason: a.RejectReason, History: hist, NextAction: apply.NextAction(a.State),
-		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Materials: []api.MaterialInfo{}}
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Materials: []api.MaterialInfo{}, Renews: a.Renews, Renewal: a.Renewal}
 	for _, m := range mats {
 		out.Materials = append(out.Materials, toMaterialInfo(m))
 	}

@@ -136,7 +136,7 @@ func (s *Service) Renewals(ctx context.Context, p Principal) ([]api.Renewal, err
 	}
 	successor := map[string]string{}
 	for _, a := range apps {
-		if a.Renews != "" && !a.State.Terminal() && a.State != apply.StateIssued && a.State != apply.StateRejected {
+		if a.Renews != "" && underWay(a.State) {
 			successor[a.Renews] = a.ID
 		}
 	}

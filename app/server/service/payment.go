@@ -57,7 +57,7 @@ const (
 var DefaultBank = api.BankAccount{Name: "证书助手开发测试 CA", Number: "6222 0000 0000 0000 000", Bank: "中国工商银行福州分行营业部"}
 
 func (s *Service) paymentView(a *store.Application, p *store.Payment) *api.Payment {
-	q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+	q, _ := s.quote(a)
 	out := &api.Payment{Quote: q, Status: "unpaid"}
 	if p == nil {
 		return out
@@ -98,7 +98,7 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 		} else if a.State != apply.StatePaymentPending {
 			return api.StateError(&apply.StepError{State: a.State, Event: apply.EvStartPayment})
 		}
-		q, err := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+		q, err := s.quote(a)
 		if err != nil {
 			return err
 		}
@@ -293,7 +293,7 @@ func contactEmail(a *store.Application) string {
 
 // invoice queues the e-invoice email (电子发票) after a confirmed payment.
 func (s *Service) invoice(ctx context.Context, tx *store.Tx, a *store.Application) error {
-	q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+	q, _ := s.quote(a)
 	var lines []string
 	for _, it := range q.Items {
 		lines = append(lines, fmt.Sprintf("%s %s 元", it.Label.ZH, apply.FormatFen(it.Fen)))
@@ -310,7 +310,7 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note 
 		return nil, api.ValidationError(apply.FieldErrors{*fe}) // shown in the applicant's history
 	}
 	return s.staffStep(ctx, p, appID, apply.EvConfirmPayment, note, func(tx *store.Tx, a *store.Application) error {
-		q, _ := s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+		q, _ := s.quote(a)
 		now := s.now()
 		pay := &store.Payment{ID: "bt" + store.NewID()[:24], ApplicationID: a.ID, Method: string(api.PayBankTransfer),
 			AmountFen: q.TotalFen, Status: api.PaymentPaid, CreatedAt: now, ExpiresAt: now, PaidAt: now, TradeNo: note}

@@ -50,6 +50,12 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 	if err := s.checkAnswer(a, answer); err != nil {
 		return nil, err
 	}
+	if busy, err := s.successorOf(ctx, a); err != nil {
+		return nil, s.internal(ctx, "renew", err)
+	} else if busy != "" {
+		return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{
+			ZH: "这张证书的更新或补办已在办理中,请在用户中心继续办理", EN: "A renewal or replacement of this certificate is under way: continue it in the user center"})
+	}
 	var id string
 	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		old, err := tx.Application(ctx, appID)
@@ -79,8 +85,21 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 		n := &store.Application{ID: store.NewID(), OwnerID: old.OwnerID, Kind: old.Kind, State: apply.StateDraft, Form: form,
 			AnswerHash: old.AnswerHash, Subject: old.Subject, AgreementVersion: s.cfg.Agreement.Version, AgreementAt: now,
 			Renews: old.ID, CreatedAt: now, UpdatedAt: now}
+		if !lost {
+			// A renewal keeps the data, the materials and the identity the
+			// CA checked (the holder is proven by the UKEY and the answer):
+			// it goes straight to payment, and is approved when paid.
+			n.State, n.Renewal, n.Username = apply.StateIdentityVerified, true, form[apply.FUsername]
+			note += ": data, materials and identity carried over (UKEY login and security answer)"
+		}
 		id = n.ID
-		return tx.CreateApplication(ctx, n, apply.HistoryEntry{To: apply.StateDraft, Event: apply.EvCreate, Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now, Note: note})
+		if err := tx.CreateApplication(ctx, n, apply.HistoryEntry{To: n.State, Event: apply.EvCreate, Actor: apply.ActorApplicant, ActorID: p.AccountID, At: now, Note: note}); err != nil {
+			return err
+		}
+		if q, _ := s.quote(n); n.Renewal && q.TotalFen == 0 {
+			return s.transition(ctx, tx, n, apply.EvRenewalApprove, apply.ActorSystem, "system", "renewal: no fee")
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "renew", err)
@@ -104,4 +123,32 @@ func (s *Service) supersede(ctx context.Context, tx *store.Tx, a *store.Applicat
 	// A replacement: the old one was revoked (key compromise) already.
 	_, err = tx.RevokeCertificates(ctx, old.ID, ReasonSuperseded, s.now())
 	return err
+}
+
+// quote is what an application costs: a renewal's fee, or a new
+// certificate's.
+func (s *Service) quote(a *store.Application) (apply.Quote, error) {
+	if a.Renewal {
+		return s.cfg.Fees.RenewalQuote(a.Kind, a.Form.Options()), nil
+	}
+	return s.cfg.Fees.Quote(a.Kind, a.Form.Options(), apply.Delivery(a.Form[apply.FDelivery]))
+}
+
+// successorOf is a renewal or replacement of a still under way.
+func (s *Service) successorOf(ctx context.Context, a *store.Application) (string, error) {
+	apps, err := s.st.Applications(ctx, a.OwnerID)
+	if err != nil {
+		return "", err
+	}
+	for _, x := range apps {
+		if x.Renews == a.ID && underWay(x.State) {
+			return x.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// underWay: an application that may still end in a certificate.
+func underWay(st apply.State) bool {
+	return !st.Terminal() && st != apply.StateIssued && st != apply.StateRejected
 }

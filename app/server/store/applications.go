@@ -24,25 +24,27 @@ type Application struct {
 	AgreementAt      time.Time
 	RejectReason     string
 	Renews           string // the application this one renews or replaces
+	Renewal          bool   // a renewal (证书更新) of Renews, not a replacement
 	Version          int    // optimistic lock
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
 
-const appCols = `id, owner_id, kind, state, form, answer_hash, COALESCE(username,''), subject, agreement_version, agreement_at, reject_reason, renews, version, created_at, updated_at`
+const appCols = `id, owner_id, kind, state, form, answer_hash, COALESCE(username,''), subject, agreement_version, agreement_at, reject_reason, renews, renewal, version, created_at, updated_at`
 
 func scanApp(row interface{ Scan(...any) error }) (*Application, error) {
 	var a Application
 	var form string
-	var agreed, created, updated int64
+	var agreed, created, updated, renewal int64
 	if err := row.Scan(&a.ID, &a.OwnerID, &a.Kind, &a.State, &form, &a.AnswerHash, &a.Username, &a.Subject,
-		&a.AgreementVersion, &agreed, &a.RejectReason, &a.Renews, &a.Version, &created, &updated); err != nil {
+		&a.AgreementVersion, &agreed, &a.RejectReason, &a.Renews, &renewal, &a.Version, &created, &updated); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(form), &a.Form); err != nil {
 		return nil, fmt.Errorf("application %s: form: %w", a.ID, err)
 	}
 	a.AgreementAt, a.CreatedAt, a.UpdatedAt = fromMicros(agreed), fromMicros(created), fromMicros(updated)
+	a.Renewal = renewal != 0
 	return &a, nil
 }
 
@@ -53,10 +55,10 @@ func (t *Tx) CreateApplication(ctx context.Context, a *Application, first apply.
 		return err
 	}
 	a.Version = 1
-	_, err = t.exec(ctx, `INSERT INTO applications (id, owner_id, kind, state, form, answer_hash, username, subject, agreement_version, agreement_at, reject_reason, renews, version, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+	_, err = t.exec(ctx, `INSERT INTO applications (id, owner_id, kind, state, form, answer_hash, username, subject, agreement_version, agreement_at, reject_reason, renews, renewal, version, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		a.ID, a.OwnerID, a.Kind, a.State, string(form), a.AnswerHash, nullable(a.Username), a.Subject,
-		a.AgreementVersion, micros(a.AgreementAt), a.RejectReason, a.Renews, a.Version, micros(a.CreatedAt), micros(a.UpdatedAt))
+		a.AgreementVersion, micros(a.AgreementAt), a.RejectReason, a.Renews, boolInt(a.Renewal), a.Version, micros(a.CreatedAt), micros(a.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create application: %w", err)
 	}

@@ -15,6 +15,9 @@ CREATE TABLE ukeys (
     rotated_at  BIGINT NOT NULL DEFAULT 0,
     unlocks     INTEGER NOT NULL DEFAULT 0
 );
+-- A renewal (证书更新) takes over from renews with its data, materials and
+-- identity; a replacement (补办) goes through the whole process again.
+ALTER TABLE applications ADD COLUMN renewal INTEGER NOT NULL DEFAULT 0;
 -- The UKEY a certificate was downloaded onto, as the client reported it.
 ALTER TABLE certificates ADD COLUMN token_serial TEXT NOT NULL DEFAULT '';
 
@@ -61,3 +64,4 @@ DROP TABLE audit;
 DROP TABLE ukey_unlocks;
 ALTER TABLE certificates DROP COLUMN token_serial;
 DROP TABLE ukeys;
+ALTER TABLE applications DROP COLUMN renewal;
