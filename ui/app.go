@@ -247,6 +247,12 @@ func NewShell(w fyne.Window, c *client.Client, sessions session.Store, opts Opti
 	ctx, cancel := context.WithCancel(context.Background())
 	w.SetOnClosed(cancel)
 	s.certs = NewCerts(ctx, c, PKCS11Holder{Module: s.module}, opts.Lang, w, func() bool { return c.LoggedIn() })
+	s.certs.OnLogin = func(sess *api.Session) {
+		if err := s.sessions.Set(opts.ServerURL, sess.Token); err != nil {
+			opts.Log.Warn("keep session", "err", err)
+		}
+	}
+	s.certs.OnRenewed = s.showJourney
 	return s
 }
 

@@ -32,6 +32,9 @@ type HolderUKEY interface {
 	ChangePIN(ctx context.Context, serial string, old, pin []byte, finalTry bool) error
 	// FinishUnlock resets the locked PIN with the CA's one-time grant.
 	FinishUnlock(ctx context.Context, srv holder.UnlockServer, serial, unlockID string, pin []byte) error
+	// Login logs in to the CA with certificate certSerial on UKEY
+	// tokenSerial; pin is cleared.
+	Login(ctx context.Context, srv holder.LoginServer, tokenSerial, certSerial string, pin []byte, finalTry bool) (*api.Session, error)
 }
 
 // PKCS11Holder is HolderUKEY on the driver at Module.
@@ -99,10 +102,24 @@ func (p PKCS11Holder) FinishUnlock(ctx context.Context, srv holder.UnlockServer,
 	return holder.FinishUnlock(ctx, srv, m, serial, unlockID, pin)
 }
 
+// Login implements HolderUKEY.
+func (p PKCS11Holder) Login(ctx context.Context, srv holder.LoginServer, tokenSerial, certSerial string, pin []byte, finalTry bool) (*api.Session, error) {
+	m, err := p.load()
+	if err != nil {
+		clear(pin)
+		return nil, err
+	}
+	defer m.Close()
+	return holder.LoginWithUKEY(ctx, srv, m, tokenSerial, certSerial, pin, finalTry)
+}
+
 // holderServer is what the holder's screens ask the CA.
 type holderServer interface {
 	holder.StatusSource
 	holder.UnlockServer
+	holder.LoginServer
+	Renew(ctx context.Context, id, answer string) (*api.Application, error)
+	Renewals(ctx context.Context) ([]api.Renewal, error)
 	Login(ctx context.Context, req api.LoginRequest) (*api.Session, error)
 	Applications(ctx context.Context) ([]api.Summary, error)
 	StartUnlock(ctx context.Context, serial string, req api.StartUnlockRequest) (*api.Unlock, error)
@@ -128,6 +145,10 @@ type Certs struct {
 	// every is how often an unlock waiting for staff approval is asked
 	// about.
 	every time.Duration
+	// OnLogin keeps a session the tools opened (the OS keyring);
+	// OnRenewed opens the renewal's application to pay and download.
+	OnLogin   func(*api.Session)
+	OnRenewed func(appID string)
 
 	status  *widget.Label // what the UKEYs hold
 	notice  *widget.Label // the outcome of the last tool used
@@ -303,6 +324,11 @@ func (c *Certs) card(x holder.Cert) fyne.CanvasObject {
 		chpin.Disable()
 	}
 	tools := []fyne.CanvasObject{copyFP, der, pemB, chpin, unlock}
+	if x.Status == api.CertExpiring {
+		renew := widget.NewButton(T("certs.renew"), func() { c.showTool(T("certs.renew"), c.renewForm(x)) })
+		renew.Importance = widget.HighImportance
+		tools = append([]fyne.CanvasObject{renew}, tools...)
+	}
 	if x.Status == api.CertValid || x.Status == api.CertExpiring {
 		tools = append(tools, widget.NewButton(T("certs.revoke"), func() { c.showTool(T("certs.revoke"), c.revokeForm(x)) }))
 	}
@@ -478,7 +504,10 @@ func (c *Certs) ensure(p *proof, login, password string) error {
 	if !p.needLogin {
 		return nil
 	}
-	_, err := c.srv.Login(c.ctx, api.LoginRequest{Login: login, Password: password})
+	sess, err := c.srv.Login(c.ctx, api.LoginRequest{Login: login, Password: password})
+	if err == nil && c.OnLogin != nil {
+		onUI(func() { c.OnLogin(sess) })
+	}
 	return err
 }
 
@@ -670,6 +699,92 @@ func (c *Certs) revokeForm(x holder.Cert) fyne.CanvasObject {
 	objs = append(objs, widget.NewLabel(T("certs.revoke.reason")), reason, reasonErr)
 	objs = append(objs, answer.objects()...)
 	return container.NewVBox(append(objs, replace, sure, sureErr, btn)...)
+}
+
+// renewForm: the UKEY's PIN (a login with this very certificate) and the
+// security answer; the renewal then opens to pay and download.
+func (c *Certs) renewForm(x holder.Cert) fyne.CanvasObject {
+	pin := newField(T("ukey.pin"), true)
+	answer := newField(T("certs.revoke.answer"), false)
+	final := widget.NewCheck(T("ukey.finalok"), nil)
+	if !x.Flags.PINFinalTry {
+		final.Hide()
+	}
+	intro := widget.NewLabel(T("certs.renew.intro", map[string]any{"Days": x.DaysLeft}))
+	intro.Wrapping = fyne.TextWrapWord
+	var btn *widget.Button
+	btn = widget.NewButton(T("certs.renew.submit"), func() {
+		pin.err.SetText("")
+		answer.err.SetText("")
+		if pin.entry.Text == "" {
+			pin.err.SetText(T("certs.pin.missing"))
+			return
+		}
+		if strings.TrimSpace(answer.entry.Text) == "" {
+			answer.err.SetText(T("certs.revoke.answer.missing"))
+			return
+		}
+		p, a, finalOK := []byte(pin.entry.Text), answer.entry.Text, final.Checked
+		pin.entry.SetText("")
+		btn.Disable()
+		go func() {
+			var id string
+			sess, err := c.ukey.Login(c.ctx, c.srv, x.TokenSerial, x.Serial, p, finalOK)
+			if err != nil {
+				onUI(func() {
+					defer c.done()
+					btn.Enable()
+					text, showFinal := ukeyErrorText(err, c.lang, "certs.none")
+					if errors.Is(err, holder.ErrCertNotOnUKEY) {
+						text = T("certs.renew.nokey")
+					}
+					pin.err.SetText(text)
+					if showFinal {
+						final.Show()
+					}
+				})
+				return
+			}
+			if c.OnLogin != nil {
+				onUI(func() { c.OnLogin(sess) })
+			}
+			appID, err := c.applicationOf(x.Serial)
+			if err == nil {
+				var n *api.Application
+				if n, err = c.srv.Renew(c.ctx, appID, a); err == nil {
+					id = n.ID
+				} else if ae := asAPIError(err); ae != nil && ae.Code == api.CodeStateNotAllowed {
+					// Under way already: go on with that one.
+					if rs, rerr := c.srv.Renewals(c.ctx); rerr == nil {
+						for _, r := range rs {
+							if r.ApplicationID == appID && r.Successor != "" {
+								id, err = r.Successor, nil
+							}
+						}
+					}
+				}
+			}
+			onUI(func() {
+				defer c.done()
+				btn.Enable()
+				if err != nil {
+					c.fieldError(err, answer.err)
+					return
+				}
+				c.showList()
+				c.tell(T("certs.renew.started"), false)
+				if c.OnRenewed != nil {
+					c.OnRenewed(id)
+				}
+			})
+		}()
+	})
+	btn.Importance = widget.HighImportance
+	c.tool = &toolFields{old: pin, answer: answer, final: final, submit: btn}
+	objs := append([]fyne.CanvasObject{intro}, pin.objects()...)
+	objs = append(objs, final)
+	objs = append(objs, answer.objects()...)
+	return container.NewVBox(append(objs, btn)...)
 }
 
 // applicationOf finds the account's application of a certificate.

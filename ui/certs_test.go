@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -19,6 +20,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/client"
+	"certdesk/app/server"
 	"certdesk/app/server/service"
 	"certdesk/token"
 	"certdesk/token/softhsmtest"
@@ -287,5 +289,121 @@ func TestCertsUnlockFromWindow(t *testing.T) {
 	now, _, _ := srv.Service.SOPINForTest(ctx, tok.Serial)
 	if string(now) == string(so) {
 		t.Fatal("the SO PIN was not rotated")
+	}
+}
+
+// 证书更新 from the window: the card of a certificate within 90 days of
+// its end offers the renewal; a UKEY login with that certificate and the
+// answer start it, a transfer confirmed approves it, and the journey's
+// download puts the new certificate on the same UKEY. The first download
+// is cut between the key's generation and the install (the server goes
+// away: what a killed client leaves behind); run again, it ends with one
+// new key and one new certificate, and the old pair removed.
+func TestCertsRenewFromWindow(t *testing.T) {
+	srv, cfg, log := restartable(t, func(c *server.Config) { c.CertValidity = 60 * 24 * time.Hour })
+	ctx := context.Background()
+	tk := softhsmtest.New(t, "holder-ukey")
+	old := issuedOn(t, srv, loggedIn(t, srv.URL, log), tk, "holderrenew")
+
+	c, fresh, win := certsOn(t, srv.URL, tk)
+	x := c.certs[0]
+	if x.Status != api.CertExpiring || !labelSays(c.Content(), "天后到期") {
+		t.Fatalf("a certificate with %d days left: status %q", x.DaysLeft, x.Status)
+	}
+	var renewal string
+	c.OnRenewed = func(id string) { renewal = id }
+	test.Tap(findButton(c.Content(), "办理证书更新"))
+	f := c.tool
+	f.old.entry.SetText("000000")
+	f.answer.entry.SetText("福州")
+	test.Tap(f.submit)
+	wait(t, c.settled)
+	if !strings.Contains(f.old.err.Text, "PIN 码不正确") {
+		t.Fatalf("wrong PIN: %q", f.old.err.Text)
+	}
+	f.old.entry.SetText(tk.PIN)
+	f.answer.entry.SetText("厦门")
+	test.Tap(f.submit)
+	wait(t, c.settled)
+	if !strings.Contains(f.answer.err.Text, "验证答案不正确") {
+		t.Fatalf("wrong answer: %q", f.answer.err.Text)
+	}
+	f.old.entry.SetText(tk.PIN)
+	f.answer.entry.SetText("福州")
+	test.Tap(f.submit)
+	wait(t, c.settled)
+	if renewal == "" {
+		t.Fatalf("no renewal: PIN %q, answer %q", f.old.err.Text, f.answer.err.Text)
+	}
+	if err := srv.DevStaff("test").ConfirmTransfer(ctx, renewal); err != nil {
+		t.Fatal(err)
+	}
+	code, err := srv.DevStaff("test").Code(ctx, renewal)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	download := func(cl *client.Client) *DownloadStep {
+		t.Helper()
+		j := NewJourney(JourneyDeps{Client: cl, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
+		win.SetContent(j.Content())
+		eventually(t, "the download step", func() bool { return j.dl != nil })
+		d := j.dl
+		d.pin.SetText(tk.PIN)
+		d.code.SetText(code)
+		test.Tap(d.btn)
+		eventually(t, "the download's end", func() bool { return d.Cert != nil || (d.err.Text != "" && !d.btn.Disabled()) })
+		return d
+	}
+	// Cut: the server is gone once the key is made.
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	quick, _ := client.New(client.Config{BaseURL: srv.URL, Retries: 1, RetryWait: 10 * time.Millisecond})
+	quick.SetToken(fresh.Token())
+	dl := func() *DownloadStep {
+		j := NewJourney(JourneyDeps{Client: quick, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
+		win.SetContent(j.Content())
+		eventually(t, "the download step", func() bool { return j.dl != nil })
+		return j.dl
+	}()
+	srv.Close()
+	dl.pin.SetText(tk.PIN)
+	dl.code.SetText(code)
+	test.Tap(dl.btn)
+	eventually(t, "the cut download's end", func() bool { return dl.err.Text != "" && !dl.btn.Disabled() })
+	if dl.Cert != nil || !strings.HasPrefix(dl.stages[0].Text, "✓") {
+		t.Fatalf("the cut download: cert %v, key stage %q, said %q", dl.Cert != nil, dl.stages[0].Text, dl.err.Text)
+	}
+	keysOf := func(appID string) int {
+		m, _ := token.Load(tk.ModulePath)
+		defer m.Close()
+		s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		ks, _ := s.Keys(appID)
+		return len(ks)
+	}
+	if keysOf(renewal) != 1 || keysOf(old.ID) != 1 {
+		t.Fatalf("after the cut: %d new keys, %d old", keysOf(renewal), keysOf(old.ID))
+	}
+
+	// Run again, from a new client with the kept session.
+	restartAt(t, cfg, addr)
+	again, _ := client.New(client.Config{BaseURL: srv.URL, Retries: 1})
+	again.SetToken(fresh.Token())
+	d := download(again)
+	if d.Cert == nil {
+		t.Fatalf("the renewal's download: %s", d.err.Text)
+	}
+	if keysOf(renewal) != 1 || keysOf(old.ID) != 0 {
+		t.Fatalf("after the renewal: %d new keys, %d old ones", keysOf(renewal), keysOf(old.ID))
+	}
+	certs, err := PKCS11Holder{Module: tk.ModulePath}.List(ctx)
+	if err != nil || len(certs) != 1 || certs[0].Serial != d.Cert.SerialNumber.Text(16) || certs[0].Serial == x.Serial {
+		t.Fatalf("certificates on the UKEY after the renewal: %+v %v", certs, err)
+	}
+	if a, _ := again.Application(ctx, old.ID); a.State != apply.StateRevoked {
+		t.Fatalf("the renewed application: %s", a.State)
 	}
 }

@@ -3,9 +3,7 @@ package ui
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"certdesk/app/api"
+	"certdesk/app/holder"
 )
 
 // DownloadStep is 证书下载: find the UKEY, enter its PIN and the download
@@ -153,6 +152,19 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	}
 	defer ts.Close()
 	d.stage(0, false)
+	// A renewal goes onto the UKEY of the certificate it renews (its key
+	// is there, or, resumed after the old one was removed, the new one).
+	if a := d.env.app; a.Renewal && a.Renews != "" {
+		old, err := ts.HasKey(a.Renews)
+		if err != nil {
+			return nil, err
+		}
+		if cur, err := ts.HasKey(a.ID); err != nil {
+			return nil, err
+		} else if !old && !cur {
+			return nil, errOtherUKEY
+		}
+	}
 	k, err := ts.KeyFor(d.env.appID())
 	if err != nil {
 		return nil, err
@@ -197,14 +209,27 @@ func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certifi
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySig(cert, h[:], sig); err != nil {
+	if err := holder.CheckSignature(cert, h[:], sig); err != nil {
 		return nil, err
+	}
+	// The renewed certificate goes only now that its successor reads
+	// back and signs; a failure here leaves both, which harms nothing
+	// (the old one is revoked as superseded) and is tried again on the
+	// next download.
+	if a := d.env.app; a.Renewal && a.Renews != "" {
+		if err := ts.RemoveKeys(a.Renews); err != nil {
+			d.env.log.Warn("remove the renewed certificate", "err", err)
+		}
 	}
 	d.stage(4, true)
 	return cert, nil
 }
 
 var errNotInstalled = errors.New("the certificate did not read back from the UKEY")
+
+// errOtherUKEY: a renewal's download onto a UKEY that does not hold the
+// certificate being renewed.
+var errOtherUKEY = errors.New("this UKEY does not hold the certificate being renewed")
 
 func (d *DownloadStep) explain(err error) string {
 	msg, final := ukeyErrorText(err, d.env.lang, "dl.removed")
@@ -230,18 +255,3 @@ func certSummary(c *x509.Certificate) string {
 	}, "\n")
 }
 
-// verifySig checks a signature over digest with the certificate's key.
-func verifySig(c *x509.Certificate, digest, sig []byte) error {
-	switch pub := c.PublicKey.(type) {
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			return errBadSignature
-		}
-		return nil
-	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig)
-	}
-	return fmt.Errorf("unsupported key %T", c.PublicKey)
-}
-
-var errBadSignature = errors.New("the UKEY's signature does not match the certificate")

@@ -22,12 +22,15 @@ import (
 
 // restartable starts a server whose config can start it again at the same
 // address and data (cfg.Addr set by the caller after the first Close).
-func restartable(t *testing.T) (*server.Server, server.Config, *slog.Logger) {
+func restartable(t *testing.T, opts ...func(*server.Config)) (*server.Server, server.Config, *slog.Logger) {
 	t.Helper()
 	test.NewTempApp(t)
 	_ = LoadTranslations()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := server.Config{DataDir: t.TempDir(), Log: log, Service: service.Config{Params: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +40,7 @@ func restartable(t *testing.T) (*server.Server, server.Config, *slog.Logger) {
 
 // restartAt starts the server of cfg again at addr, where it was before
 // its Close; it is closed when the test ends.
-func restartAt(t *testing.T, cfg server.Config, addr string) {
+func restartAt(t *testing.T, cfg server.Config, addr string) *server.Server {
 	t.Helper()
 	cfg.Addr = addr
 	srv, err := server.Start(context.Background(), cfg)
@@ -45,6 +48,7 @@ func restartAt(t *testing.T, cfg server.Config, addr string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 // loggedIn is a client of url with a registered applicant logged in.

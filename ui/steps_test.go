@@ -158,6 +158,28 @@ func (s *fakeSession) Pairs() ([]UKEYPair, error) {
 	return out, s.gone()
 }
 
+func (s *fakeSession) HasKey(appID string) (bool, error) {
+	s.u.mu.Lock()
+	defer s.u.mu.Unlock()
+	return s.u.keys[appID] != nil, s.gone()
+}
+
+func (s *fakeSession) RemoveKeys(appID string) error {
+	s.u.mu.Lock()
+	defer s.u.mu.Unlock()
+	if k := s.u.keys[appID]; k != nil {
+		var keep []*x509.Certificate
+		for _, c := range s.u.certs {
+			if !k.PublicKey.Equal(c.PublicKey) {
+				keep = append(keep, c)
+			}
+		}
+		s.u.certs = keep
+		delete(s.u.keys, appID)
+	}
+	return s.gone()
+}
+
 func (s *fakeSession) Close() {}
 
 type fakeKey struct {

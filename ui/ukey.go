@@ -31,6 +31,11 @@ type UKEYSession interface {
 	Certificates() ([]*x509.Certificate, error)
 	// Pairs are the certificates whose private key is on the UKEY.
 	Pairs() ([]UKEYPair, error)
+	// HasKey says whether appID's key is on the UKEY.
+	HasKey(appID string) (bool, error)
+	// RemoveKeys removes appID's keys and certificates (the renewed
+	// certificate, once its successor is installed and verified).
+	RemoveKeys(appID string) error
 	Close()
 }
 
@@ -116,6 +121,24 @@ func (p pkcs11Session) Pairs() ([]UKEYPair, error) {
 	return out, nil
 }
 
+func (p pkcs11Session) HasKey(appID string) (bool, error) {
+	ks, err := p.s.Keys(appID)
+	return len(ks) > 0, err
+}
+
+func (p pkcs11Session) RemoveKeys(appID string) error {
+	ks, err := p.s.Keys(appID)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if err := k.Destroy(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p pkcs11Session) Close() { p.done() }
 
 // ukeyStatus looks for the UKEY and words what it found; finalTry says
@@ -164,6 +187,8 @@ func ukeyErrorText(err error, l apply.Lang, noToken string) (msg string, final b
 		return T(noToken), false
 	case errors.Is(err, errNoCert):
 		return T("ukey.nocert"), false
+	case errors.Is(err, errOtherUKEY):
+		return T("dl.otherukey"), false
 	case errors.Is(err, errNoDriver):
 		return T("ukey.driver"), false
 	case errors.Is(err, token.ErrModule), errors.Is(err, token.ErrModuleArch):

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"sort"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -116,6 +117,9 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 	if len(pairs) == 0 {
 		return nil, errNoCert
 	}
+	// The newest certificate first: during a renewal the UKEY holds the
+	// renewed one (revoked once its successor is issued) beside the new.
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i].Cert.NotAfter.After(pairs[j].Cert.NotAfter) })
 	n, err := s.srv.LoginNonce(ctx)
 	if err != nil {
 		return nil, err

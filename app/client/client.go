@@ -138,6 +138,9 @@ func (c *Client) token() string {
 	return c.tok
 }
 
+// Token is the session token calls carry ("" when logged out).
+func (c *Client) Token() string { return c.token() }
+
 // LoggedIn says whether calls carry a session token.
 func (c *Client) LoggedIn() bool { return c.token() != "" }
 

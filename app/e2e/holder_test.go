@@ -19,6 +19,8 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/client"
+	"certdesk/app/holder"
+	"certdesk/app/server"
 	"certdesk/token"
 	"certdesk/token/softhsmtest"
 )
@@ -344,4 +346,138 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// runCertdesk runs the applicant's program against the world's server.
+func (w *world) certdesk(bin string, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "CERTDESK_HOME="+w.home(), "CERTDESK_SERVER="+w.srv.URL)
+	cmd.Stdin = stdin
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func (w *world) home() string {
+	if w.homeDir == "" {
+		w.homeDir = w.t.TempDir()
+	}
+	return w.homeDir
+}
+
+var reRenewal = regexp.MustCompile(`申请编号 (\w+)`)
+
+// `certdesk token show` and `certdesk cert renew`: a certificate within 90
+// days of its end shows as expiring; the renewal is interrupted after its
+// key is made (a wrong download code: the key is on the UKEY, no
+// certificate), run again it ends with one new key and one new
+// certificate on the same UKEY, the old pair removed and the old
+// certificate revoked as superseded.
+func TestRenewAndShowFromTheCommandLine(t *testing.T) {
+	ctx := context.Background()
+	w := newWorldWith(t, func(c *server.Config) { c.CertValidity = 60 * 24 * time.Hour })
+	bin := buildCertdesk(t)
+	tk := softhsmtest.New(t, "renew-ukey")
+	a := w.issuedOnUKEY(ctx, tk, "13500135000", "e2erenew")
+
+	show := func() []holder.Cert {
+		t.Helper()
+		out, errOut, err := w.certdesk(bin, nil, "token", "show", "--json", "--module", tk.ModulePath)
+		if err != nil {
+			t.Fatalf("token show: %v\n%s", err, errOut)
+		}
+		var cs []holder.Cert
+		if err := json.Unmarshal([]byte(out), &cs); err != nil {
+			t.Fatalf("token show --json: %v\n%s", err, out)
+		}
+		return cs
+	}
+	before := show()
+	if len(before) != 1 || before[0].Status != api.CertExpiring || before[0].DaysLeft > 60 || before[0].TokenLabel != "renew-ukey" {
+		t.Fatalf("token show before the renewal: %+v", before)
+	}
+	if out, _, err := w.certdesk(bin, nil, "token", "show", "--module", tk.ModulePath); err != nil || !strings.Contains(out, "即将到期") || !strings.Contains(out, before[0].SHA256) {
+		t.Fatalf("token show: %v\n%s", err, out)
+	}
+
+	renew := func(code func(renewal string) string) (string, string, error) {
+		cmd := exec.Command(bin, "cert", "renew", "--module", tk.ModulePath, "--wait", "1m")
+		cmd.Env = append(os.Environ(), "CERTDESK_HOME="+w.home(), "CERTDESK_SERVER="+w.srv.URL)
+		in, _ := cmd.StdinPipe()
+		var out bytes.Buffer
+		errOut := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = &out, errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(in, tk.PIN+"\n福州\n")
+		deadline := time.Now().Add(30 * time.Second)
+		var id string
+		for id == "" && time.Now().Before(deadline) {
+			if m := reRenewal.FindStringSubmatch(errOut.String()); m != nil {
+				id = m[1]
+			} else if strings.Contains(errOut.String(), "已核准") {
+				id = "approved"
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if id == "" {
+			cmd.Process.Kill()
+			t.Fatalf("cert renew said no renewal:\n%s", errOut.String())
+		}
+		io.WriteString(in, code(id)+"\n")
+		in.Close()
+		err := cmd.Wait()
+		return out.String(), errOut.String(), err
+	}
+	var renewal string
+	// First run: paid by transfer, then a wrong code: cut after the key.
+	_, errOut, err := renew(func(id string) string {
+		renewal = id
+		w.staffCmd("payment", "confirm", id, "--reason", "工行回单 0099")
+		return "00000000"
+	})
+	if err == nil {
+		t.Fatalf("a wrong code renewed:\n%s", errOut)
+	}
+	if n := w.keysOn(tk, renewal); n != 1 {
+		t.Fatalf("after the cut: %d keys of the renewal (stderr: %s)", n, errOut)
+	}
+	// Second run: resumes the same renewal, the same key.
+	out, errOut, err := renew(func(string) string { return w.codeFromOutbox(renewal) })
+	if err != nil || !strings.Contains(out, "证书已更新") {
+		t.Fatalf("cert renew: %v\n%s\n%s", err, out, errOut)
+	}
+	after := show()
+	// (This CA issues for 60 days, so the new one is "expiring" too.)
+	if len(after) != 1 || after[0].Serial == before[0].Serial || !after[0].NotAfter.After(before[0].NotAfter) || after[0].Status == api.CertRevoked {
+		t.Fatalf("token show after the renewal: %+v", after)
+	}
+	if w.keysOn(tk, renewal) != 1 || w.keysOn(tk, a.ID) != 0 {
+		t.Fatalf("keys after the renewal: %d new, %d old", w.keysOn(tk, renewal), w.keysOn(tk, a.ID))
+	}
+	if st, err := w.c.CertificateStatus(ctx, before[0].Serial); err != nil || st.Status != api.CertRevoked || st.RevokeReason != 4 {
+		t.Fatalf("the renewed certificate: %+v %v", st, err)
+	}
+}
+
+// keysOn counts appID's keys on the UKEY.
+func (w *world) keysOn(tk *softhsmtest.Token, appID string) int {
+	w.t.Helper()
+	m, err := token.Load(tk.ModulePath)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer s.Close()
+	ks, err := s.Keys(appID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return len(ks)
 }

@@ -48,6 +48,7 @@ type world struct {
 	local   *appsync.Store
 	sess    session.Store
 	logs    *syncBuffer // the server's log
+	homeDir string      // the applicant's CertDesk data directory
 }
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write to.
@@ -68,7 +69,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the server's configuration changed by opt.
+func newWorldWith(t *testing.T, opt func(*server.Config)) *world {
 	t.Helper()
 	w := &world{t: t, dataDir: t.TempDir(), logs: &syncBuffer{}}
 	w.staff = filepath.Join(t.TempDir(), "certdesk-server")
@@ -76,7 +80,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatalf("build certdesk-server: %v\n%s", err, out)
 	}
 	var err error
-	w.srv, err = server.Start(context.Background(), server.Config{DataDir: w.dataDir, Log: slog.New(slog.NewTextHandler(w.logs, nil)), DevProviders: true})
+	cfg := server.Config{DataDir: w.dataDir, Log: slog.New(slog.NewTextHandler(w.logs, nil)), DevProviders: true}
+	if opt != nil {
+		opt(&cfg)
+	}
+	w.srv, err = server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ package holder
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -249,3 +250,68 @@ func UnlockCertificate(m *token.Module, serial string, now time.Time) (Cert, err
 
 // ErrNoCertificate is a UKEY with no certificate on it.
 var ErrNoCertificate = errors.New("no certificate on the UKEY")
+
+// LoginServer is the CA's UKEY login: a challenge, then a session for it
+// signed on the UKEY.
+type LoginServer interface {
+	LoginNonce(ctx context.Context) (*api.Nonce, error)
+	UKEYLogin(ctx context.Context, req api.UKEYLoginRequest) (*api.Session, error)
+}
+
+// ErrCertNotOnUKEY is a login asked for with a certificate whose key is
+// not on the UKEY.
+var ErrCertNotOnUKEY = errors.New("the certificate's key is not on the UKEY")
+
+// LoginWithUKEY logs in to the CA with the certificate certSerial (hex)
+// on UKEY tokenSerial: the PIN opens the UKEY (cleared on every path) and
+// its key signs the CA's challenge. Renewal needs a session opened with
+// the very certificate it renews.
+func LoginWithUKEY(ctx context.Context, srv LoginServer, m *token.Module, tokenSerial, certSerial string, pin []byte, finalTry bool) (*api.Session, error) {
+	s, err := m.OpenLoggedIn(token.Ref{Serial: tokenSerial}, pin, finalTry)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	pairs, err := s.Pairs()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		if p.Cert.SerialNumber.Text(16) != certSerial {
+			continue
+		}
+		n, err := srv.LoginNonce(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.Sum256(api.LoginMessage(n.Nonce))
+		sig, err := p.Key.Sign(nil, h[:], crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		return srv.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: p.Cert.Raw, Signature: sig})
+	}
+	return nil, ErrCertNotOnUKEY
+}
+
+// ErrBadSignature is a UKEY whose signature the certificate's key does not
+// accept: the certificate is not for the key that signed.
+var ErrBadSignature = errors.New("the UKEY's signature does not match the certificate")
+
+// CheckSignature checks a SHA-256 signature over digest (ECDSA ASN.1 or
+// RSA PKCS#1 v1.5, what the UKEY's key makes) with the certificate's key.
+func CheckSignature(c *x509.Certificate, digest, sig []byte) error {
+	switch pub := c.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
+			return ErrBadSignature
+		}
+		return nil
+	case *rsa.PublicKey:
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig); err != nil {
+			return ErrBadSignature
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported key %T", c.PublicKey)
+}

@@ -82,6 +82,18 @@ type client struct {
 	base  string
 	token string
 	hc    *http.Client
+	// login and password of the account, to log in again after the test's
+	// clock jumped past the session's end.
+	login, password string
+}
+
+// relogin opens a new session for c's account.
+func relogin(t testing.TB, s *Server, c *client) *client {
+	t.Helper()
+	var sess api.Session
+	c.ok(c.do("POST", api.PathLogin, api.LoginRequest{Login: c.login, Password: c.password}), &sess)
+	c.token = sess.Token
+	return c
 }
 
 func newClient(t testing.TB, s *Server) *client {
@@ -201,7 +213,7 @@ func applicant(t testing.TB, s *Server) *client {
 	c.ok(c.do("POST", api.PathRegister, api.RegisterRequest{Mobile: mobile, Password: "Zh3ngShu!2026"}), nil)
 	var sess api.Session
 	c.ok(c.do("POST", api.PathLogin, api.LoginRequest{Login: mobile, Password: "Zh3ngShu!2026"}), &sess)
-	c.token = sess.Token
+	c.token, c.login, c.password = sess.Token, mobile, "Zh3ngShu!2026"
 	return c
 }
 
@@ -218,7 +230,7 @@ func staff(t testing.TB, s *Server) *client {
 	c := newClient(t, s)
 	var sess api.Session
 	c.ok(c.do("POST", api.PathLogin, api.LoginRequest{Login: email, Password: "Sh3nHe!2026"}), &sess)
-	c.token = sess.Token
+	c.token, c.login, c.password = sess.Token, email, "Sh3nHe!2026"
 	return c
 }
 

@@ -376,10 +376,19 @@ func TestProviderNegatives(t *testing.T) {
 // and revokes the old certificate when the new one is issued; replacement
 // after a loss needs only the answer and revokes at once.
 func TestRenewalAndReplacement(t *testing.T) {
-	s := startDevServer(t, "", nil)
+	clk := &clock{}
+	s := startDevServer(t, "", clk)
 	c, sc := applicant(t, s), staff(t, s)
 	a, b, key := journey(t, s, c, sc, apply.KindOrg, orgForm("renew01"), true)
 	oldCert := verifyChain(t, b)
+	// Not yet: renewal opens 90 days before the end.
+	early := newClient(t, s)
+	var es api.Session
+	early.ok(ukeyLogin(early, b.Certificate, key), &es)
+	early.token = es.Token
+	early.wantErr(early.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "福州"}), 409, api.CodeStateNotAllowed)
+	clk.Add(300 * 24 * time.Hour)
+	c, sc = relogin(t, s, c), relogin(t, s, sc)
 
 	// A password session cannot renew; a wrong answer is refused.
 	c.wantErr(c.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "福州"}), 403, api.CodeForbidden)

@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "token":
 			attachConsole()
 			return runToken(ctx, args[1:], stdin, stdout, stderr)
+		case "cert":
+			attachConsole()
+			return runCert(ctx, args[1:], stdin, stdout, stderr)
 		case "diag":
 			attachConsole()
 			return runDiag(ctx, args[1:], stdout, stderr)
@@ -139,7 +142,9 @@ const usage = `证书助手 CertDesk
                               (CERTDESK_SERVER=URL for this run only; CERTDESK_HOME=DIR data directory)
   certdesk material check …   检查材料图片 / check material images (certdesk material help)
   certdesk material fix …     修复材料图片 / repair a material image
-  certdesk token list|test    检查 UKEY / check the UKEY (certdesk token help)
+  certdesk token list|test|show   检查 UKEY、查看证书 / check the UKEY, its certificates (certdesk token help)
+  certdesk token change-pin|unlock 修改或解锁 PIN / change or unlock the PIN
+  certdesk cert renew         证书更新 / renew a certificate (certdesk cert help)
   certdesk diag [--json] [--bundle F.zip]   自检并导出支持包 / self-check, support bundle
   certdesk --diag             在窗口中自检 / the self-check in a window
   certdesk version            版本 / version

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
@@ -45,6 +46,11 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 		cur, err := s.st.CertificateOf(ctx, appID)
 		if err != nil || p.CertSerial == "" || p.CertSerial != cur.Serial {
 			return nil, api.NewError(api.CodeForbidden).WithMessage(apply.Text{ZH: "请插入该证书的 UKEY 并用 UKEY 登录后再办理更新", EN: "Log in with this certificate's UKEY to renew it"})
+		}
+		if left := cur.NotAfter.Sub(s.now()); left > RenewalWindow {
+			return nil, api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{
+				ZH: fmt.Sprintf("证书到期前 90 天内才能办理更新(这张证书 %s 到期)", cur.NotAfter.In(chinaTime).Format("2006年1月2日")),
+				EN: fmt.Sprintf("A certificate can be renewed from 90 days before it ends (this one ends %s)", cur.NotAfter.Format("2006-01-02"))})
 		}
 	}
 	if err := s.checkAnswer(a, answer); err != nil {

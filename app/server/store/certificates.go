@@ -68,12 +68,20 @@ func (s *Store) CertificateBySerial(ctx context.Context, serial string) (*Certif
 	return scanCert(s.queryRow(ctx, `SELECT `+certCols+` FROM certificates WHERE serial = $1`, serial))
 }
 
+// reasonSuperseded is RFC 5280's superseded (4).
+const reasonSuperseded = 4
+
 // RevokeCertificates marks an application's valid certificates revoked,
-// ends the sessions opened with them (UKEY logins), and moves the CRL's
+// ends the sessions opened with them (UKEY logins) unless superseded, and moves the CRL's
 // revision so the next CRL request signs a new one — all in t.
 func (t *Tx) RevokeCertificates(ctx context.Context, appID string, reason int, at time.Time) (int64, error) {
-	if _, err := t.exec(ctx, `DELETE FROM sessions WHERE cert_serial <> '' AND cert_serial IN (SELECT serial FROM certificates WHERE application_id = $1 AND revoked_at IS NULL)`, appID); err != nil {
-		return 0, fmt.Errorf("revoke: end sessions: %w", err)
+	// A certificate superseded by its renewal is not compromised: the
+	// session the holder renewed in goes on (to its end), so the window
+	// can show the renewal finished. New logins with it are refused.
+	if reason != reasonSuperseded {
+		if _, err := t.exec(ctx, `DELETE FROM sessions WHERE cert_serial <> '' AND cert_serial IN (SELECT serial FROM certificates WHERE application_id = $1 AND revoked_at IS NULL)`, appID); err != nil {
+			return 0, fmt.Errorf("revoke: end sessions: %w", err)
+		}
 	}
 	r, err := t.exec(ctx, `UPDATE certificates SET revoked_at = $1, revoke_reason = $2 WHERE application_id = $3 AND revoked_at IS NULL`, micros(at), reason, appID)
 	if err != nil {
