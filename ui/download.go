@@ -254,4 +254,3 @@ func certSummary(c *x509.Certificate) string {
 		T("dl.fingerprint") + ": " + fmt.Sprintf("% X", fp[:]),
 	}, "\n")
 }
-
