@@ -288,16 +288,24 @@ func (c *Certs) card(x holder.Cert) fyne.CanvasObject {
 		v.Wrapping = fyne.TextWrapBreak
 		return widget.NewFormItem(label, v)
 	}
-	info := widget.NewForm(
-		row(T("certs.subject"), x.Subject),
-		row(T("certs.issuer"), x.Issuer),
+	info := widget.NewForm(row(T("certs.subject"), x.CommonName))
+	if x.Org != "" && x.Org != x.CommonName {
+		info.AppendItem(row(T("certs.org"), x.Org))
+	}
+	if x.OrgCode != "" {
+		info.AppendItem(row(T("certs.orgcode"), x.OrgCode))
+	}
+	for _, it := range []*widget.FormItem{
+		row(T("certs.issuer"), x.IssuerName),
 		row(T("certs.serial"), x.Serial),
 		row(T("certs.validity"), T("certs.validity.value", map[string]any{
 			"From": x.NotBefore.Local().Format("2006-01-02"), "To": x.NotAfter.Local().Format("2006-01-02"), "Days": x.DaysLeft})),
 		row(T("certs.key"), x.KeyType),
 		row(T("certs.ukey"), T("certs.ukey.value", map[string]any{"Label": x.TokenLabel, "Serial": x.TokenSerial})),
 		row("SHA-256", x.SHA256),
-	)
+	} {
+		info.AppendItem(it)
+	}
 	items := []fyne.CanvasObject{container.NewHBox(title, st), info}
 	if x.Flags.PINLocked {
 		l := widget.NewLabel(T("certs.locked"))
@@ -418,7 +426,14 @@ func (c *Certs) changePINForm(x holder.Cert) fyne.CanvasObject {
 	if !x.Flags.PINFinalTry {
 		final.Hide()
 	}
-	msg := widget.NewLabel(T("certs.pin.rules"))
+	rules := T("certs.pin.rules")
+	switch {
+	case x.Flags.PINFinalTry:
+		rules = T("ukey.finaltry") + "\n" + rules
+	case x.Flags.PINCountLow:
+		rules = T("ukey.countlow") + "\n" + rules
+	}
+	msg := widget.NewLabel(rules)
 	msg.Wrapping = fyne.TextWrapWord
 	var btn *widget.Button
 	btn = widget.NewButton(T("certs.changepin.submit"), func() {

@@ -213,10 +213,12 @@ func TestCertsChangePIN(t *testing.T) {
 	}
 }
 
-// 解锁 PIN in the window, on a UKEY the CA initialised: a locked (here:
-// unknown) PIN is reset with the SMS code and the CA's one-time grant.
+// 解锁 PIN in the window, on a UKEY the CA initialised, where the CA's
+// policy asks for staff approval: a locked (here: unknown) PIN is reset
+// with the SMS code, the approval and the CA's one-time grant.
 func TestCertsUnlockFromWindow(t *testing.T) {
-	srv, log := uiServer(t)
+	srv, _, log := restartable(t, func(c *server.Config) { c.Service.UnlockApproval = true })
+	t.Cleanup(func() { srv.Close() })
 	ctx := context.Background()
 	tk := softhsmtest.Blank(t)
 	tk.Label, tk.PIN = "ca-ukey", "Fst8pin!"
@@ -270,8 +272,17 @@ func TestCertsUnlockFromWindow(t *testing.T) {
 	if !strings.Contains(f.code.err.Text, "还可再试 4 次") {
 		t.Fatalf("wrong code: %q", f.code.err.Text)
 	}
+	c.every = 20 * time.Millisecond
 	f.code.entry.SetText(code)
 	test.Tap(f.verify)
+	eventually(t, "waiting for the approval", func() bool { return strings.Contains(f.stage.Text, "等待 CA 工作人员核准") })
+	pending, err := srv.Service.PendingUnlocks(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending unlocks: %+v %v", pending, err)
+	}
+	if _, err := srv.Service.ApproveUnlock(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff}, pending[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	wait(t, c.settled)
 	if !strings.Contains(f.stage.Text, "身份已确认") {
 		t.Fatalf("right code: %q / %q", f.stage.Text, f.code.err.Text)

@@ -25,6 +25,8 @@ var latinAllowed = map[string]bool{
 	"UKEY": true, "PIN": true, "DPI": true, "KB": true, "MB": true, "JPG": true, "PDF": true,
 	"CertDesk": true, "CA": true, "USB": true, "WPS": true, "Adobe": true, "Reader": true,
 	"SimSun": true, "ExtB": true, "certdesk": true, "GB": true, "PKCS": true, "HTTP": true, "HTTPS": true, "TLS": true, "Windows": true, "RSA": true, "SHA": true, "SM": true, "PNG": true,
+	// Key and file formats a certificate viewer names (Windows' own shows them so).
+	"ECDSA": true, "DER": true, "PEM": true,
 }
 
 // latinWord is a run of Latin letters standing alone: not inside a token

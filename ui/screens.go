@@ -15,11 +15,13 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/apply/applytest"
 	"certdesk/app/client"
+	"certdesk/app/holder"
 	"certdesk/app/material/testimg"
 	"certdesk/app/session"
 )
@@ -127,6 +129,16 @@ func waitUI(what string, cond func() bool) error {
 	}
 }
 
+// tool is the screen of one of 我的证书's tools for the first certificate.
+func (r *screenRun) tool(c *Certs, name, title string, form func(holder.Cert) fyne.CanvasObject) func() error {
+	return func() error {
+		on(func() { c.showTool(T(title), form(c.certs[0])) })
+		err := r.shot(name)
+		on(c.showList)
+		return err
+	}
+}
+
 func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]string, error) {
 	if cfg.Inspect == nil {
 		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
@@ -143,6 +155,7 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 	on(func() {
 		sh = NewShell(w, c, session.Open(filepath.Join(cfg.DataDir, "session"), nil), opts)
 		sh.module = cfg.Module
+		sh.certs.ukey = PKCS11Holder{Module: cfg.Module}
 		w.SetContent(sh.Content())
 		sh.showLogin()
 	})
@@ -331,6 +344,22 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 			}
 			return r.shot("user-center")
 		},
+		func() error {
+			on(func() {
+				tabs := sh.center.content.(*container.AppTabs)
+				tabs.SelectIndex(1) // 我的证书
+				sh.certs.Refresh()
+			})
+			if err := waitUI("my certificates", func() bool { return len(sh.certs.certs) > 0 && sh.certs.certs[0].Status != "" }); err != nil {
+				return err
+			}
+			return r.shot("my-certs")
+		},
+		// Each holder's tool on the certificate just installed.
+		r.tool(sh.certs, "change-pin", "certs.changepin", sh.certs.changePINForm),
+		r.tool(sh.certs, "unlock-pin", "certs.unlock", sh.certs.unlockForm),
+		r.tool(sh.certs, "renew", "certs.renew", sh.certs.renewForm),
+		r.tool(sh.certs, "revoke", "certs.revoke", sh.certs.revokeForm),
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -33,8 +34,11 @@ type Cert struct {
 	Flags       token.Flags `json:"pin_flags"`
 	Subject     string      `json:"subject"`
 	CommonName  string      `json:"common_name"`
+	Org         string      `json:"organization,omitempty"`
+	OrgCode     string      `json:"organization_identifier,omitempty"` // 统一社会信用代码
 	Issuer      string      `json:"issuer"`
-	Serial      string      `json:"serial"` // hex, as the CA writes it
+	IssuerName  string      `json:"issuer_name"` // the issuer's CN
+	Serial      string      `json:"serial"`      // hex, as the CA writes it
 	NotBefore   time.Time   `json:"not_before"`
 	NotAfter    time.Time   `json:"not_after"`
 	DaysLeft    int         `json:"days_left"`
@@ -82,10 +86,23 @@ func Describe(c *x509.Certificate, t token.Token, now time.Time) Cert {
 	if d := c.NotAfter.Sub(now); d > 0 {
 		left = int((d + 24*time.Hour - 1) / (24 * time.Hour))
 	}
+	org, code := "", ""
+	if len(c.Subject.Organization) > 0 {
+		org = c.Subject.Organization[0]
+	}
+	for _, n := range c.Subject.Names {
+		if n.Type.Equal(oidOrganizationIdentifier) {
+			code, _ = n.Value.(string)
+		}
+	}
 	return Cert{TokenSerial: t.Serial, TokenLabel: t.Label, Flags: t.Flags, Subject: c.Subject.String(), CommonName: c.Subject.CommonName,
-		Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16), NotBefore: c.NotBefore, NotAfter: c.NotAfter, DaysLeft: left,
+		Org: org, OrgCode: code, Issuer: c.Issuer.String(), IssuerName: c.Issuer.CommonName, Serial: c.SerialNumber.Text(16), NotBefore: c.NotBefore, NotAfter: c.NotAfter, DaysLeft: left,
 		KeyType: KeyType(c.PublicKey), SHA256: Fingerprint(s256[:]), SHA1: Fingerprint(s1[:]), DER: c.Raw}
 }
+
+// oidOrganizationIdentifier is X.520 organizationIdentifier (2.5.4.97),
+// where the CA writes the 统一社会信用代码.
+var oidOrganizationIdentifier = asn1.ObjectIdentifier{2, 5, 4, 97}
 
 // Fingerprint is a digest as certificate viewers show it: AB:CD:….
 func Fingerprint(sum []byte) string {

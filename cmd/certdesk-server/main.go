@@ -34,6 +34,7 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server serve [--addr 127.0.0.1:8443] [--tls-cert F --tls-key F | --dev-tls] [--trust-proxy ADDR,CIDR…]
                        [--ca-passphrase-file F] [--public-url URL] [--dev-providers]
                        [--ca-pkcs11-module M --ca-token LABEL --ca-pin-file F]   (issuing CA key in an HSM)
+                       [--unlock-needs-approval]   (UKEY PIN unlocks wait for staff: ukey pending / approve)
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
   certdesk-server review revoke ID --reason-code N [--reason TEXT]   (1 key compromise, 4 superseded, 5 ceased)
   certdesk-server payment confirm ID [--reason "bank slip no."]
@@ -148,6 +149,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	hsmModule := fs.String("ca-pkcs11-module", "", "PKCS#11 module of the HSM holding the issuing CA key")
 	hsmToken := fs.String("ca-token", "", "HSM token label or serial")
 	hsmPINFile := fs.String("ca-pin-file", "", "file holding the HSM user PIN")
+	unlockApproval := fs.Bool("unlock-needs-approval", false, "every UKEY PIN unlock waits for a staff approval after the SMS code (certdesk-server ukey approve)")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
 	}
@@ -176,7 +178,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	}
 	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
-		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType})
+		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Service: service.Config{UnlockApproval: *unlockApproval}})
 	if err != nil {
 		return err
 	}
