@@ -57,26 +57,54 @@ func (p PKCS11Holder) List(ctx context.Context) ([]holder.Cert, error) {
 	return holder.List(m, time.Now())
 }
 
-// Watch implements HolderUKEY: the driver is polled once a second.
+// Watch implements HolderUKEY: every two seconds the driver is loaded,
+// asked for its tokens and let go, so no handle is held between looks (a
+// held one would keep the library initialised for the window's life).
 func (p PKCS11Holder) Watch(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{}, 1)
-	m, err := p.load()
-	if err != nil {
+	if p.Module == "" {
 		close(out)
 		return out
 	}
-	ev := m.Watch(ctx, time.Second)
 	go func() {
-		defer m.Close()
 		defer close(out)
-		for range ev {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		last := p.seen()
+		for {
 			select {
-			case out <- struct{}{}:
-			default: // one pending refresh is enough
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if now := p.seen(); now != last {
+				last = now
+				select {
+				case out <- struct{}{}:
+				default: // one pending refresh is enough
+				}
 			}
 		}
 	}()
 	return out
+}
+
+// seen is the present tokens and their PIN flags, as one comparable value.
+func (p PKCS11Holder) seen() string {
+	m, err := p.load()
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer m.Close()
+	ts, err := m.Tokens()
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var b strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&b, "%s %+v;", t.Serial, t.Flags)
+	}
+	return b.String()
 }
 
 // ChangePIN implements HolderUKEY.
@@ -199,7 +227,10 @@ func (c *Certs) Content() fyne.CanvasObject { return c.content }
 
 func (c *Certs) done() {
 	if c.settled != nil {
-		c.settled <- struct{}{}
+		select {
+		case c.settled <- struct{}{}:
+		default: // nobody waits: never hold up the window for a test hook
+		}
 	}
 }
 

@@ -418,3 +418,25 @@ func TestCertsRenewFromWindow(t *testing.T) {
 		t.Fatalf("the renewed application: %s", a.State)
 	}
 }
+
+// 我的证书 follows the UKEYs: a UKEY that comes in with a certificate
+// appears without a click, and disappears when it goes (SoftHSM2 deletes
+// the token: what a pulled UKEY looks like to the driver).
+func TestCertsFollowTheUKEYs(t *testing.T) {
+	srv, log := uiServer(t)
+	tk := softhsmtest.Blank(t)
+	c, _, _ := certsOn(t, srv.URL, tk)
+	if len(c.certs) != 0 || !strings.Contains(c.status.Text, "没有检测到") {
+		t.Fatalf("no UKEY: %d certificates, %q", len(c.certs), c.status.Text)
+	}
+	tk.Label, tk.PIN = "late-ukey", "Fst8pin!"
+	if out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", tk.Label, "--pin", tk.PIN, "--so-pin", "12345678").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	issuedOn(t, srv, loggedIn(t, srv.URL, log), tk, "holderlive")
+	eventually(t, "the inserted UKEY's certificate listed", func() bool { return len(c.certs) == 1 && labelSays(c.Content(), "late-ukey") })
+	if out, err := exec.Command("softhsm2-util", "--delete-token", "--token", tk.Label).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	eventually(t, "the pulled UKEY gone from the list", func() bool { return len(c.certs) == 0 })
+}
