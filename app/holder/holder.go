@@ -231,7 +231,9 @@ func resetPIN(m *token.Module, t token.Token, g *api.UnlockGrant, newPIN []byte)
 	if res.SOPINIndex < 0 {
 		return res, ErrSOPINUnknown
 	}
-	defer s.Logout()
+	// The SO login ends with the session anyway (Close below); logging
+	// out first is tidiness, so its error changes nothing.
+	defer func() { _ = s.Logout() }()
 	if err := s.InitPIN(bytes.Clone(newPIN)); err != nil {
 		return res, err
 	}
