@@ -207,6 +207,7 @@ func NewCerts(ctx context.Context, srv holderServer, u HolderUKEY, l apply.Lang,
 	c.notice = widget.NewLabel("")
 	c.notice.Wrapping = fyne.TextWrapWord
 	c.notice.Importance = widget.SuccessImportance
+	c.notice.Hide() // no empty line until there is something to say
 	c.list = container.NewVBox()
 	refresh := widget.NewButtonWithIcon(T("certs.refresh"), theme.ViewRefreshIcon(), c.Refresh)
 	head := container.NewHBox(widget.NewLabelWithStyle(T("certs.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), refresh)
@@ -241,6 +242,7 @@ func (c *Certs) tell(text string, failed bool) {
 		c.notice.Importance = widget.DangerImportance
 	}
 	c.notice.SetText(text)
+	c.notice.Show()
 }
 
 // showList goes back from a tool to the list.
