@@ -77,6 +77,9 @@ func (s *Service) successor(ctx context.Context, p Principal, appID, answer stri
 			if err := s.revoke(ctx, tx, old, apply.ActorApplicant, p.AccountID, ReasonKeyCompromise, "UKEY lost"); err != nil {
 				return err
 			}
+			if err := s.audit(ctx, tx, p.AccountID, "applicant", "certificate_revoked", "application "+old.ID+": UKEY lost (holder), replacement applied for"); err != nil {
+				return err
+			}
 		}
 		// The username follows the certificate to its successor.
 		old.Username, old.UpdatedAt = "", s.now()
