@@ -17,18 +17,14 @@ var ErrNotBlank = fmt.Errorf("UKEY is initialised already")
 
 // BlankSlots lists slots holding a token that is not initialised.
 func (m *Module) BlankSlots() ([]uint, error) {
-	if m.ctx == nil {
-		return nil, errClosed
-	}
-	slots, err := m.ctx.GetSlotList(true)
+	present, err := m.present()
 	if err != nil {
-		return nil, mapErr("list slots", err)
+		return nil, err
 	}
 	var out []uint
-	for _, s := range slots {
-		ti, err := m.ctx.GetTokenInfo(s)
-		if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
-			out = append(out, s)
+	for _, p := range present {
+		if p.info.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			out = append(out, p.slot)
 		}
 	}
 	return out, nil

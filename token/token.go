@@ -54,19 +54,13 @@ var mechNames = map[uint]string{
 // empty slot and renumbers slots on init, so callers pick tokens by serial
 // or label, never by position.
 func (m *Module) Tokens() ([]Token, error) {
-	if m.ctx == nil {
-		return nil, errClosed
-	}
-	slots, err := m.ctx.GetSlotList(true)
+	present, err := m.present()
 	if err != nil {
-		return nil, mapErr("list slots", err)
+		return nil, err
 	}
 	var out []Token
-	for _, s := range slots {
-		ti, err := m.ctx.GetTokenInfo(s)
-		if err != nil {
-			continue // removed between the two calls
-		}
+	for _, p := range present {
+		s, ti := p.slot, p.info
 		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
 			continue
 		}
@@ -81,6 +75,30 @@ func (m *Module) Tokens() ([]Token, error) {
 			sort.Strings(t.Mechanisms)
 		}
 		out = append(out, t)
+	}
+	return out, nil
+}
+
+type slotToken struct {
+	slot uint
+	info pkcs11.TokenInfo
+}
+
+// present lists the slots holding a token, with its info (a token pulled
+// between the two calls is left out).
+func (m *Module) present() ([]slotToken, error) {
+	if m.ctx == nil {
+		return nil, errClosed
+	}
+	slots, err := m.ctx.GetSlotList(true)
+	if err != nil {
+		return nil, mapErr("list slots", err)
+	}
+	var out []slotToken
+	for _, s := range slots {
+		if ti, err := m.ctx.GetTokenInfo(s); err == nil {
+			out = append(out, slotToken{s, ti})
+		}
 	}
 	return out, nil
 }

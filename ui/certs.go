@@ -235,6 +235,24 @@ func (c *Certs) done() {
 	}
 }
 
+// act runs work off the UI thread with btn disabled; back on it, a
+// failure goes to failed, success to ok, and the tests are told.
+func (c *Certs) act(btn *widget.Button, work func() error, failed func(error), ok func()) {
+	btn.Disable()
+	go func() {
+		err := work()
+		onUI(func() {
+			defer c.done()
+			btn.Enable()
+			if err != nil {
+				failed(err)
+				return
+			}
+			ok()
+		})
+	}()
+}
+
 // tell says how the last tool went, in red when it failed.
 func (c *Certs) tell(text string, failed bool) {
 	c.notice.Importance = widget.SuccessImportance
@@ -481,26 +499,18 @@ func (c *Certs) changePINForm(x holder.Cert) fyne.CanvasObject {
 		}
 		oldPIN := []byte(old.entry.Text)
 		finalOK := final.Checked
-		btn.Disable()
-		go func() {
-			err := c.ukey.ChangePIN(c.ctx, x.TokenSerial, oldPIN, pin, finalOK)
-			onUI(func() {
-				btn.Enable()
-				defer c.done()
-				if err != nil {
-					text, showFinal := ukeyErrorText(err, c.lang, "certs.none")
-					old.err.SetText(text)
-					if showFinal {
-						final.Show()
-					}
-					return
-				}
-				old.entry.SetText("")
-				pair.clear()
-				c.showList()
-				c.tell(T("certs.changepin.done"), false)
-			})
-		}()
+		c.act(btn, func() error { return c.ukey.ChangePIN(c.ctx, x.TokenSerial, oldPIN, pin, finalOK) }, func(err error) {
+			text, showFinal := ukeyErrorText(err, c.lang, "certs.none")
+			old.err.SetText(text)
+			if showFinal {
+				final.Show()
+			}
+		}, func() {
+			old.entry.SetText("")
+			pair.clear()
+			c.showList()
+			c.tell(T("certs.changepin.done"), false)
+		})
 	})
 	btn.Importance = widget.HighImportance
 	c.tool = &toolFields{old: old, pair: pair, final: final, submit: btn}
@@ -578,27 +588,20 @@ func (c *Certs) unlockForm(x holder.Cert) fyne.CanvasObject {
 			return
 		}
 		login, password := strings.TrimSpace(p.login.entry.Text), p.password.entry.Text
-		send.Disable()
-		go func() {
+		var u *api.Unlock
+		c.act(send, func() error {
 			err := c.ensure(p, login, password)
-			var u *api.Unlock
 			if err == nil {
 				u, err = c.srv.StartUnlock(c.ctx, x.TokenSerial, api.StartUnlockRequest{Password: password, Certificate: x.DER})
 			}
-			onUI(func() {
-				defer c.done()
-				send.Enable()
-				if err != nil {
-					c.fieldError(err, p.password.err)
-					return
-				}
-				p.needLogin = false
-				p.password.entry.SetText("")
-				id = u.ID
-				stage.SetText(T("certs.unlock.sent", map[string]any{"Mobile": u.Mobile}))
-				codePart.Show()
-			})
-		}()
+			return err
+		}, func(err error) { c.fieldError(err, p.password.err) }, func() {
+			p.needLogin = false
+			p.password.entry.SetText("")
+			id = u.ID
+			stage.SetText(T("certs.unlock.sent", map[string]any{"Mobile": u.Mobile}))
+			codePart.Show()
+		})
 	})
 	send.Importance = widget.HighImportance
 	verify = widget.NewButton(T("certs.unlock.verify"), func() {
@@ -642,22 +645,13 @@ func (c *Certs) unlockForm(x holder.Cert) fyne.CanvasObject {
 		if pin == nil {
 			return
 		}
-		finish.Disable()
-		go func() {
-			err := c.ukey.FinishUnlock(c.ctx, c.srv, x.TokenSerial, id, pin)
-			onUI(func() {
-				defer c.done()
-				finish.Enable()
-				if err != nil {
-					c.fieldError(err, pair.pin.err)
-					return
-				}
+		c.act(finish, func() error { return c.ukey.FinishUnlock(c.ctx, c.srv, x.TokenSerial, id, pin) },
+			func(err error) { c.fieldError(err, pair.pin.err) }, func() {
 				pair.clear()
 				c.showList()
 				c.tell(T("certs.unlock.done"), false)
 				c.Refresh()
 			})
-		}()
 	})
 	finish.Importance = widget.HighImportance
 	c.tool = &toolFields{proof: p, code: code, pair: pair, send: send, verify: verify, done: finish, stage: stage}
@@ -706,9 +700,8 @@ func (c *Certs) revokeForm(x holder.Cert) fyne.CanvasObject {
 		}
 		req := api.HolderRevokeRequest{SecurityAnswer: answer.entry.Text, Reason: r, Replace: replace.Checked}
 		login, password := strings.TrimSpace(p.login.entry.Text), p.password.entry.Text
-		btn.Disable()
-		go func() {
-			var out *api.HolderRevocation
+		var out *api.HolderRevocation
+		c.act(btn, func() error {
 			err := c.ensure(p, login, password)
 			appID := ""
 			if err == nil {
@@ -717,29 +710,25 @@ func (c *Certs) revokeForm(x holder.Cert) fyne.CanvasObject {
 			if err == nil {
 				out, err = c.srv.HolderRevoke(c.ctx, appID, req)
 			}
-			onUI(func() {
-				defer c.done()
-				btn.Enable()
-				if err != nil {
-					target := answer.err
-					if ae := asAPIError(err); ae != nil && len(ae.Fields) > 0 && ae.Fields[0].Field == "reason" {
-						target = reasonErr
-					} else if ae != nil && ae.Code == api.CodeBadCredentials && len(ae.Fields) == 0 {
-						target = p.password.err
-					}
-					c.fieldError(err, target)
-					return
-				}
-				p.needLogin = false
-				c.showList()
-				text := T("certs.revoke.done")
-				if out.Replacement != nil {
-					text += "\n" + T("certs.revoke.replaced")
-				}
-				c.tell(text, false)
-				c.Refresh()
-			})
-		}()
+			return err
+		}, func(err error) {
+			target := answer.err
+			if ae := asAPIError(err); ae != nil && len(ae.Fields) > 0 && ae.Fields[0].Field == "reason" {
+				target = reasonErr
+			} else if ae != nil && ae.Code == api.CodeBadCredentials && len(ae.Fields) == 0 {
+				target = p.password.err
+			}
+			c.fieldError(err, target)
+		}, func() {
+			p.needLogin = false
+			c.showList()
+			text := T("certs.revoke.done")
+			if out.Replacement != nil {
+				text += "\n" + T("certs.revoke.replaced")
+			}
+			c.tell(text, false)
+			c.Refresh()
+		})
 	})
 	btn.Importance = widget.DangerImportance
 	c.tool = &toolFields{proof: p, answer: answer, replace: replace, sure: sure, submit: btn}

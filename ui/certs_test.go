@@ -325,24 +325,23 @@ func TestCertsRenewFromWindow(t *testing.T) {
 	c.OnRenewed = func(id string) { renewal = id }
 	test.Tap(findButton(c.Content(), "办理证书更新"))
 	f := c.tool
-	f.old.entry.SetText("000000")
-	f.answer.entry.SetText("福州")
-	test.Tap(f.submit)
-	wait(t, c.settled)
-	if !strings.Contains(f.old.err.Text, "PIN 码不正确") {
-		t.Fatalf("wrong PIN: %q", f.old.err.Text)
+	for _, try := range []struct {
+		pin, answer string
+		beside      *errText
+		want        string
+	}{
+		{"000000", "福州", f.old.err, "PIN 码不正确"},
+		{tk.PIN, "厦门", f.answer.err, "验证答案不正确"},
+		{tk.PIN, "福州", nil, ""},
+	} {
+		f.old.entry.SetText(try.pin)
+		f.answer.entry.SetText(try.answer)
+		test.Tap(f.submit)
+		wait(t, c.settled)
+		if try.beside != nil && !strings.Contains(try.beside.Text, try.want) {
+			t.Fatalf("PIN %q, answer %q: beside the field %q, want %q", try.pin, try.answer, try.beside.Text, try.want)
+		}
 	}
-	f.old.entry.SetText(tk.PIN)
-	f.answer.entry.SetText("厦门")
-	test.Tap(f.submit)
-	wait(t, c.settled)
-	if !strings.Contains(f.answer.err.Text, "验证答案不正确") {
-		t.Fatalf("wrong answer: %q", f.answer.err.Text)
-	}
-	f.old.entry.SetText(tk.PIN)
-	f.answer.entry.SetText("福州")
-	test.Tap(f.submit)
-	wait(t, c.settled)
 	if renewal == "" {
 		t.Fatalf("no renewal: PIN %q, answer %q", f.old.err.Text, f.answer.err.Text)
 	}

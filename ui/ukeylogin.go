@@ -2,9 +2,6 @@ package ui
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
 	"sort"
 
 	"fyne.io/fyne/v2"
@@ -13,6 +10,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/holder"
 )
 
 // UKEYLogin is the second way in (seed 1.2, 图2): the UKEY and its PIN.
@@ -120,16 +118,7 @@ func (s *UKEYLogin) attempt(pin []byte, finalOK bool) (*api.Session, error) {
 	// The newest certificate first: during a renewal the UKEY holds the
 	// renewed one (revoked once its successor is issued) beside the new.
 	sort.Slice(pairs, func(i, j int) bool { return pairs[i].Cert.NotAfter.After(pairs[j].Cert.NotAfter) })
-	n, err := s.srv.LoginNonce(ctx)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(api.LoginMessage(n.Nonce))
-	sig, err := pairs[0].Key.Sign(rand.Reader, h[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	return s.srv.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: pairs[0].Cert.Raw, Signature: sig})
+	return holder.SignLogin(ctx, s.srv, pairs[0].Key, pairs[0].Cert)
 }
 
 func (s *UKEYLogin) explainUKEY(err error) string {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -296,21 +297,26 @@ func LoginWithUKEY(ctx context.Context, srv LoginServer, m *token.Module, tokenS
 		return nil, err
 	}
 	for _, p := range pairs {
-		if p.Cert.SerialNumber.Text(16) != certSerial {
-			continue
+		if p.Cert.SerialNumber.Text(16) == certSerial {
+			return SignLogin(ctx, srv, p.Key, p.Cert)
 		}
-		n, err := srv.LoginNonce(ctx)
-		if err != nil {
-			return nil, err
-		}
-		h := sha256.Sum256(api.LoginMessage(n.Nonce))
-		sig, err := p.Key.Sign(nil, h[:], crypto.SHA256)
-		if err != nil {
-			return nil, err
-		}
-		return srv.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: p.Cert.Raw, Signature: sig})
 	}
 	return nil, ErrCertNotOnUKEY
+}
+
+// SignLogin answers the CA's login challenge with key, whose certificate
+// is cert.
+func SignLogin(ctx context.Context, srv LoginServer, key crypto.Signer, cert *x509.Certificate) (*api.Session, error) {
+	n, err := srv.LoginNonce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(api.LoginMessage(n.Nonce))
+	sig, err := key.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	return srv.UKEYLogin(ctx, api.UKEYLoginRequest{Nonce: n.Nonce, Certificate: cert.Raw, Signature: sig})
 }
 
 // ErrBadSignature is a UKEY whose signature the certificate's key does not

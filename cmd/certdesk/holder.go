@@ -55,12 +55,7 @@ var statusText = map[string]string{
 
 // tokenShow lists every certificate on every UKEY with what the CA says.
 func tokenShow(ctx context.Context, explicit string, asJSON, offline bool, stdout, stderr io.Writer) int {
-	path, err := token.Find(moduleCandidates(explicit))
-	if err != nil {
-		fmt.Fprintln(stderr, "未找到 UKEY 驱动 / no PKCS#11 module:", err)
-		return exitFail
-	}
-	m, err := token.Load(path)
+	m, err := loadModule(explicit)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
@@ -104,6 +99,16 @@ func tokenShow(ctx context.Context, explicit string, asJSON, offline bool, stdou
 	return exitOK
 }
 
+// loadModule finds the UKEY driver (--module, else the known vendors')
+// and loads it.
+func loadModule(explicit string) (*token.Module, error) {
+	path, err := token.Find(moduleCandidates(explicit))
+	if err != nil {
+		return nil, fmt.Errorf("未找到 UKEY 驱动 / no PKCS#11 module: %w", err)
+	}
+	return token.Load(path)
+}
+
 // lines reads stdin one line at a time, keeping nothing.
 type lines struct{ r *bufio.Reader }
 
@@ -134,11 +139,7 @@ func tokenUnlock(ctx context.Context, explicit, serial, login string, wait time.
 		fmt.Fprintln(stderr, unlockErrorText(err))
 		return exitFail
 	}
-	path, err := token.Find(moduleCandidates(explicit))
-	if err != nil {
-		return fail(err)
-	}
-	m, err := token.Load(path)
+	m, err := loadModule(explicit)
 	if err != nil {
 		return fail(err)
 	}
@@ -220,9 +221,7 @@ func tokenUnlock(ctx context.Context, explicit, serial, login string, wait time.
 		fmt.Fprintln(stderr, "两次输入的新 PIN 不一致 / the two new PINs differ")
 		return exitUsage
 	}
-	var re *token.PINRuleError
-	if err := token.CheckNewPIN(nil, pin); errors.As(err, &re) {
-		fmt.Fprintln(stderr, pinRuleText[re.Rule])
+	if pinRefused(stderr, nil, pin) {
 		return exitUsage
 	}
 	if err := holder.FinishUnlock(ctx, c, m, t.Serial, id, append([]byte(nil), pin...)); err != nil {

@@ -57,11 +57,7 @@ var errNotPaid = errors.New("renewal not paid yet")
 
 func certRenew(ctx context.Context, explicit, serial, certSerial string, wait time.Duration, stdin io.Reader, stdout, stderr io.Writer) error {
 	in := lines{bufio.NewReader(stdin)}
-	path, err := token.Find(moduleCandidates(explicit))
-	if err != nil {
-		return err
-	}
-	m, err := token.Load(path)
+	m, err := loadModule(explicit)
 	if err != nil {
 		return err
 	}

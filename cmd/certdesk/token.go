@@ -151,6 +151,16 @@ var pinRuleText = map[token.PINRule]string{
 	token.PINASCII:  "新 PIN 只能用字母、数字和英文符号,不能有空格或中文 / the new PIN may hold letters, digits and ASCII symbols only",
 }
 
+// pinRefused says on stderr which PIN rule a new PIN breaks, if one does.
+func pinRefused(stderr io.Writer, old, pin []byte) bool {
+	var re *token.PINRuleError
+	if err := token.CheckNewPIN(old, pin); errors.As(err, &re) {
+		fmt.Fprintln(stderr, pinRuleText[re.Rule])
+		return true
+	}
+	return false
+}
+
 // tokenChangePIN changes the UKEY's user PIN: the old and the new PIN as
 // two lines on stdin, the new one checked against the PIN rules first.
 // Neither is echoed, logged or kept past the call.
@@ -164,17 +174,10 @@ func tokenChangePIN(explicit, ref string, finalTry bool, stdin io.Reader, stdout
 		fmt.Fprintln(stderr, "请在标准输入给出旧 PIN 和新 PIN,各占一行 / give the old and the new PIN on stdin, one line each")
 		return exitUsage
 	}
-	var re *token.PINRuleError
-	if err := token.CheckNewPIN(old, pin); errors.As(err, &re) {
-		fmt.Fprintln(stderr, pinRuleText[re.Rule])
+	if pinRefused(stderr, old, pin) {
 		return exitUsage
 	}
-	path, err := token.Find(moduleCandidates(explicit))
-	if err != nil {
-		fmt.Fprintln(stderr, "未找到 UKEY 驱动 / no PKCS#11 module:", err)
-		return exitFail
-	}
-	m, err := token.Load(path)
+	m, err := loadModule(explicit)
 	if err != nil {
 		fmt.Fprintln(stderr, pinErrorText(err))
 		return exitFail
