@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,6 +242,26 @@ func TestUnlockRestoresALockedUKEY(t *testing.T) {
 		t.Fatalf("the used code again: %v", err)
 	}
 
+	// Unlocks started: the voided one and the command line's. Five an hour
+	// (each sends a code to guess): three more, then refused.
+	for i := 0; i < 3; i++ {
+		if _, err := w.c.StartUnlock(ctx, serial, api.StartUnlockRequest{SecurityAnswer: "福州", Certificate: holderCert}); err != nil {
+			t.Fatalf("unlock start %d: %v", i+3, err)
+		}
+	}
+	// Asked once over plain HTTP: the client would wait out the Retry-After.
+	body, _ := json.Marshal(api.StartUnlockRequest{SecurityAnswer: "福州", Certificate: holderCert})
+	req, _ := http.NewRequest("POST", w.srv.URL+api.Prefix+"/ukeys/"+serial+"/unlocks", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+w.c.Token())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a sixth unlock within the hour: %d", resp.StatusCode)
+	}
 	audit := w.staffCmd("user", "audit", "13700137000")
 	for _, ev := range []string{"unlock_started", "unlock_code_wrong", "unlock_code_locked", "unlock_released", "unlock_done"} {
 		if !strings.Contains(audit, ev) {

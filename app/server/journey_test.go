@@ -409,6 +409,13 @@ func TestRenewalAndReplacement(t *testing.T) {
 	if len(n.Fee.Items) != 2 || n.Fee.TotalFen != 20000+20000 || !strings.Contains(n.Fee.Items[0].Label.ZH, "更新") {
 		t.Fatalf("renewal fee: %+v", n.Fee)
 	}
+	// Its data cannot change: it is approved without review.
+	changed := orgForm("renew01")
+	changed[apply.FOrgName] = "福州另一家软件有限公司"
+	c.wantErr(c.do("PATCH", "/applications/"+n.ID, api.UpdateFormRequest{Form: changed}), 409, api.CodeStateNotAllowed)
+	if got := c.app(n.ID); got.Form[apply.FOrgName] != "福州示例软件有限公司" || got.State != apply.StateIdentityVerified {
+		t.Fatalf("a renewal's form changed: %s, %s", got.Form[apply.FOrgName], got.State)
+	}
 	// A second renewal while one is under way is refused (the username
 	// went over to the first).
 	uk.wantErr(uk.do("POST", "/applications/"+a.ID+"/renew", api.RenewRequest{SecurityAnswer: "福州"}), 409, api.CodeStateNotAllowed)

@@ -266,6 +266,13 @@ func (s *Service) UpdateForm(ctx context.Context, p Principal, id string, req ap
 			_, _, stepErr := apply.Step(a.State, apply.EvModify, apply.ActorApplicant, p.AccountID, s.now(), "")
 			return api.StateError(stepErr)
 		}
+		// A renewal is approved without review because its data is the
+		// renewed certificate's: changed data needs a new application.
+		if a.Renewal {
+			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{
+				ZH: "证书更新沿用原证书的信息,不能修改;信息有变化时请取消这次更新,重新申请证书",
+				EN: "A renewal keeps the certificate's data and cannot be changed; if the data changed, cancel the renewal and apply anew"})
+		}
 		form, hash, err := s.splitAnswer(keepSchema(a.Kind, req.Form))
 		if err != nil {
 			return err

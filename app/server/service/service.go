@@ -60,6 +60,7 @@ type Service struct {
 	registerConflict *auth.Throttle // registrations of a taken login, per address
 	registerAll      *auth.Throttle // every registration, per address (each costs a hash)
 	nonceThrottle    *auth.Throttle // UKEY login challenges, per address
+	unlockStarts     *auth.Throttle // PIN unlocks started (each sends an SMS code), per account
 
 	bufs sync.Pool // *bytes.Buffer for uploads received whole
 
@@ -115,6 +116,8 @@ func New(st *store.Store, blobs *blob.Store, cfg Config) *Service {
 		registerConflict: auth.NewThrottle(10, 15*time.Minute, 60*time.Second, 30*time.Minute),
 		registerAll:      auth.NewThrottle(60, time.Hour, 10*time.Minute, time.Hour),
 		nonceThrottle:    auth.NewThrottle(30, time.Minute, 30*time.Second, 10*time.Minute),
+		// Five unlocks an hour: five SMS codes of five tries each.
+		unlockStarts: auth.NewThrottle(5, time.Hour, 10*time.Minute, time.Hour),
 	}
 }
 

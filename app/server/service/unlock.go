@@ -149,6 +149,12 @@ func (s *Service) StartUnlock(ctx context.Context, p Principal, serial string, r
 	if err := s.proveHolder(ctx, p, a, req.Password, req.SecurityAnswer); err != nil {
 		return nil, err
 	}
+	// Every start counts (each sends a code to guess), not only failures.
+	start, w := s.unlockStarts.Begin(p.AccountID, s.now())
+	if start == nil {
+		return nil, rateLimited(w)
+	}
+	start.Fail(s.now()) // a lock it causes is for the next start: this one goes ahead
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
 		return nil, s.internal(ctx, "unlock code", err)
