@@ -273,7 +273,10 @@ func TestUnlockRestoresALockedUKEY(t *testing.T) {
 	diag := exec.Command(certdesk, "diag", "--bundle", bundle)
 	diag.Env = cmd.Env
 	diagOut, _ := diag.CombinedOutput()
-	texts := map[string]string{"unlock stdout": stdout.String(), "unlock stderr": stderr.String(), "audit": audit,
+	unlockView, _ := w.c.Unlock(ctx, us)
+	auditView, _ := w.c.Audit(ctx)
+	apiSaid, _ := json.Marshal([]any{unlockView, auditView})
+	texts := map[string]string{"API responses (unlock, audit)": string(apiSaid), "unlock stdout": stdout.String(), "unlock stderr": stderr.String(), "audit": audit,
 		"server log": w.logs.String(), "ukey init": initSaid, "diag": string(diagOut), "ukey list": w.staffCmd("ukey", "list", "--json")}
 	if !strings.Contains(texts["server log"], "/unlocks/{unlock}/grant") {
 		t.Fatal("the server log has no line of the grant: the check below would prove nothing")
