@@ -62,6 +62,8 @@ type RegisterRequest struct {
 type LoginRequest struct {
 	Login    string `json:"login"`
 	Password string `json:"password"`
+	// TOTP is the authenticator app's current code: required for staff.
+	TOTP string `json:"totp,omitempty"`
 }
 
 // UKEYLoginRequest answers a nonce with a signature made on the token.

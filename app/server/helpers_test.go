@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
 	"certdesk/app/api"
 	"certdesk/app/apply"
 	"certdesk/app/material/testimg"
@@ -83,17 +86,41 @@ type client struct {
 	token string
 	hc    *http.Client
 	// login and password of the account, to log in again after the test's
-	// clock jumped past the session's end.
-	login, password string
+	// clock jumped past the session's end; totp is a staff member's secret.
+	login, password, totp string
 }
 
-// relogin opens a new session for c's account.
+// relogin opens a new session for c's account (staff with the
+// authenticator's code for the server's time).
 func relogin(t testing.TB, s *Server, c *client) *client {
 	t.Helper()
+	req := api.LoginRequest{Login: c.login, Password: c.password}
+	if c.totp != "" {
+		req.TOTP = totpCode(t, c.totp, s.Service.Now())
+	}
 	var sess api.Session
-	c.ok(c.do("POST", api.PathLogin, api.LoginRequest{Login: c.login, Password: c.password}), &sess)
+	c.ok(c.do("POST", api.PathLogin, req), &sess)
 	c.token = sess.Token
 	return c
+}
+
+// totpSecret is the secret of an otpauth:// enrolment URL.
+func totpSecret(t testing.TB, u string) string {
+	t.Helper()
+	key, err := otp.NewKeyFromURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key.Secret()
+}
+
+func totpCode(t testing.TB, secret string, at time.Time) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }
 
 func newClient(t testing.TB, s *Server) *client {
@@ -224,14 +251,14 @@ func staff(t testing.TB, s *Server) *client {
 	userSeq.n++
 	email := fmt.Sprintf("staff%d@ca.example.cn", userSeq.n)
 	userSeq.Unlock()
-	if _, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: email, Password: "Sh3nHe!2026"}); err != nil {
+	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: email, Password: "Sh3nHe!2026"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, s)
-	var sess api.Session
-	c.ok(c.do("POST", api.PathLogin, api.LoginRequest{Login: email, Password: "Sh3nHe!2026"}), &sess)
-	c.token, c.login, c.password = sess.Token, email, "Sh3nHe!2026"
-	return c
+	c.totp = totpSecret(t, url)
+	c.login, c.password = email, "Sh3nHe!2026"
+	return relogin(t, s, c)
 }
 
 func agreement(c *client) api.AgreementAcceptance {

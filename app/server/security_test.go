@@ -493,3 +493,62 @@ func startServerIn(t *testing.T, dir string) *Server {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// Staff log in with the password and the authenticator's code: neither
+// alone opens a session, a code works once, a wrong code answers exactly
+// as a wrong password does (else it would confirm a guessed password),
+// and both count against the login's throttle.
+func TestStaffLoginNeedsTOTP(t *testing.T) {
+	clk := &clock{}
+	s := startDevServer(t, "", clk)
+	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: "rev@ca.example.cn", Password: "Sh3nHe!2026"})
+	if err != nil || !strings.HasPrefix(url, "otpauth://totp/") {
+		t.Fatalf("enrolment %q: %v", url, err)
+	}
+	secret := totpSecret(t, url)
+	c := newClient(t, s)
+	login := func(pw, code string) resp {
+		return c.do("POST", api.PathLogin, api.LoginRequest{Login: "rev@ca.example.cn", Password: pw, TOTP: code})
+	}
+	wrongPW := login("Wr0ng!pass", totpCode(t, secret, clk.Now()))
+	if wrongPW.status != 401 {
+		t.Fatalf("wrong password: %d", wrongPW.status)
+	}
+	for name, r := range map[string]resp{
+		"no code":    login("Sh3nHe!2026", ""),
+		"wrong code": login("Sh3nHe!2026", "000000"),
+		"old code":   login("Sh3nHe!2026", totpCode(t, secret, clk.Now().Add(-5*time.Minute))),
+	} {
+		if r.status != 401 || string(r.body) != string(wrongPW.body) {
+			t.Fatalf("%s: %d %s, want the wrong password's answer %s", name, r.status, r.body, wrongPW.body)
+		}
+	}
+	code := totpCode(t, secret, clk.Now())
+	var sess api.Session
+	c.ok(login("Sh3nHe!2026", code), &sess)
+	if sess.Account.Role != api.RoleStaff {
+		t.Fatalf("session %+v", sess)
+	}
+	if r := login("Sh3nHe!2026", code); r.status != 401 {
+		t.Fatalf("the same code twice: %d", r.status)
+	}
+	clk.Add(30 * time.Second)
+	c.ok(login("Sh3nHe!2026", totpCode(t, secret, clk.Now())), nil)
+	// A new enrolment: the old secret stops working.
+	acc, _ := s.Store.AccountByLogin(context.Background(), "rev@ca.example.cn")
+	url2, err := s.Service.EnrolTOTP(context.Background(), acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(30 * time.Second)
+	if r := login("Sh3nHe!2026", totpCode(t, secret, clk.Now())); r.status != 401 {
+		t.Fatalf("the replaced secret: %d", r.status)
+	}
+	c.ok(login("Sh3nHe!2026", totpCode(t, totpSecret(t, url2), clk.Now())), nil)
+	// Wrong codes with the right password lock the login like wrong passwords.
+	for i := 0; i < 5; i++ {
+		login("Sh3nHe!2026", "000000")
+	}
+	// (the next step's code, which the clock's skew allows: a fresh one)
+	c.wantErr(login("Sh3nHe!2026", totpCode(t, totpSecret(t, url2), clk.Now().Add(30*time.Second))), 429, api.CodeRateLimited)
+}

@@ -40,6 +40,7 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server payment confirm ID [--reason "bank slip no."]
   certdesk-server user add (--email E | --mobile M) [--staff]   (password from CERTDESK_PASSWORD or stdin)
   certdesk-server user list [--role applicant|staff] | disable LOGIN | enable LOGIN | passwd LOGIN
+  certdesk-server user totp LOGIN   (a staff member's new authenticator secret, shown once; the old one stops)
   certdesk-server outbox [--application ID] [--limit N]
   certdesk-server ukey init --module M --label L [--slot N]   (first user PIN on stdin; a random SO PIN,
                        sealed under the CA's key-encryption key, never shown)
@@ -340,7 +341,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 	mobile := fs.String("mobile", "", "login mobile")
 	isStaff := fs.Bool("staff", false, "a CA staff account")
 	role := fs.String("role", "", "list only this role")
-	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "user: add, list, disable, enable or passwd")
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "user: add, list, disable, enable, passwd, totp or audit")
 	if err != nil {
 		return err
 	}
@@ -353,8 +354,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		}
 		req := api.RegisterRequest{Email: *email, Mobile: *mobile, Password: pw}
 		var acc *api.Account
+		url := ""
 		if *isStaff {
-			acc, err = svc.CreateStaff(ctx, req)
+			acc, url, err = svc.CreateStaff(ctx, req)
 		} else {
 			acc, err = svc.Register(ctx, req)
 		}
@@ -362,6 +364,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			return err
 		}
 		fmt.Fprintf(stdout, "created %s account %s (%s%s)\n", acc.Role, acc.ID, acc.Mobile, acc.Email)
+		if url != "" {
+			printTOTP(stdout, url)
+		}
 		return nil
 	case "list":
 		as, err := st.ListAccounts(ctx, *role)
@@ -374,6 +379,20 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ID, a.Role, a.Mobile, a.Email, a.Disabled, a.CreatedAt.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
+	case "totp":
+		if len(pos) != 2 {
+			return usageError("user totp needs a staff login name")
+		}
+		a, err := st.AccountByLogin(ctx, pos[1])
+		if err != nil {
+			return fmt.Errorf("account %s: %w", pos[1], err)
+		}
+		url, err := svc.EnrolTOTP(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		printTOTP(stdout, url)
+		return nil
 	case "audit":
 		if len(pos) != 2 {
 			return usageError("user audit needs a login name")
@@ -408,6 +427,13 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		return st.InTx(ctx, func(tx *store.Tx) error { return tx.SetDisabled(ctx, a.ID, pos[0] == "disable") })
 	}
 	return usageError("user: unknown subcommand " + pos[0])
+}
+
+// printTOTP shows a staff member's authenticator enrolment, once: the
+// otpauth:// URL every authenticator app reads (as a QR code or typed).
+func printTOTP(w io.Writer, url string) {
+	fmt.Fprintf(w, "员工登录需要动态验证码:请在认证器 App(如 Microsoft/Google Authenticator)中添加下面的地址(只显示这一次)\n"+
+		"staff log in with an authenticator code: add this to an authenticator app (shown this once)\n%s\n", url)
 }
 
 func outboxCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {

@@ -141,6 +141,9 @@ func (p Principal) Staff() bool { return p.Role == api.RoleStaff }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
+// Now is the service's time (tests with a clock of their own).
+func (s *Service) Now() time.Time { return s.now() }
+
 // internal logs an unexpected error with its context and returns the
 // generic error the caller sees (details never leave the server).
 func (s *Service) internal(ctx context.Context, op string, err error) error {
@@ -200,8 +203,18 @@ func (s *Service) RegisterFrom(ctx context.Context, req api.RegisterRequest, add
 }
 
 // CreateStaff creates a CA staff account (certdesk-server user add).
-func (s *Service) CreateStaff(ctx context.Context, req api.RegisterRequest) (*api.Account, error) {
-	return s.createAccount(ctx, req, api.RoleStaff)
+// It also enrols the account's TOTP: the otpauth:// URL returned is shown
+// once, to be added to an authenticator app.
+func (s *Service) CreateStaff(ctx context.Context, req api.RegisterRequest) (*api.Account, string, error) {
+	a, err := s.createAccount(ctx, req, api.RoleStaff)
+	if err != nil {
+		return nil, "", err
+	}
+	url, err := s.EnrolTOTP(ctx, a.ID)
+	if err != nil {
+		return nil, "", fmt.Errorf("staff account %s made, its authenticator not (run user totp): %w", a.ID, err)
+	}
+	return a, url, nil
 }
 
 func (s *Service) createAccount(ctx context.Context, req api.RegisterRequest, role api.Role) (*api.Account, error) {
@@ -289,6 +302,28 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 			return nil, rateLimited(lock)
 		}
 		return nil, api.NewError(api.CodeBadCredentials)
+	}
+	if api.Role(a.Role) == api.RoleStaff {
+		// Staff: the password is not enough. A wrong code counts as a
+		// failed login (the password may be known to someone else).
+		ok, err := s.checkTOTP(ctx, a, req.TOTP)
+		if err != nil {
+			byLogin.Succeed(false)
+			byAddr.Succeed(false)
+			return nil, s.internal(ctx, "totp", err)
+		}
+		if !ok {
+			now := s.now()
+			if lock := max(byLogin.Fail(now), byAddr.Fail(now)); lock > 0 {
+				return nil, rateLimited(lock)
+			}
+			if len(a.TOTPSecret) == 0 {
+				s.cfg.Log.WarnContext(ctx, "staff login refused: no authenticator enrolled (certdesk-server user totp LOGIN)", "account", a.ID)
+			}
+			// The same answer as a wrong password: which of the two was
+			// wrong is not said, or the code would tell a guessed password.
+			return nil, api.NewError(api.CodeBadCredentials)
+		}
 	}
 	byLogin.Succeed(true)
 	byAddr.Succeed(false)

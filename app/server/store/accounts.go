@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"time"
@@ -24,6 +25,7 @@ type Account struct {
 	Role         string
 	Disabled     bool
 	CreatedAt    time.Time
+	TOTPSecret   []byte // sealed; staff only
 }
 
 func nullable(s string) any {
@@ -51,16 +53,24 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const accountCols = `id, COALESCE(mobile,''), COALESCE(email,''), password_hash, role, disabled, created_at`
+const accountCols = `id, COALESCE(mobile,''), COALESCE(email,''), password_hash, role, disabled, created_at, totp_secret`
 
 func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 	var a Account
 	var disabled int
 	var created int64
-	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created); err != nil {
+	var totp string
+	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &totp); err != nil {
 		return nil, mapErr(err)
 	}
 	a.Disabled, a.CreatedAt = disabled != 0, fromMicros(created)
+	if totp != "" {
+		b, err := base64.StdEncoding.DecodeString(totp)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: totp: %w", a.ID, err)
+		}
+		a.TOTPSecret = b
+	}
 	return &a, nil
 }
 
@@ -164,4 +174,23 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 		return 0, mapErr(err)
 	}
 	return r.RowsAffected()
+}
+
+// SetTOTP stores a staff account's sealed TOTP secret and forgets the
+// steps used with the one before.
+func (s *Store) SetTOTP(ctx context.Context, id string, sealed []byte) error {
+	_, err := s.exec(ctx, `UPDATE accounts SET totp_secret = $1, totp_step = 0 WHERE id = $2`, base64.StdEncoding.EncodeToString(sealed), id)
+	return mapErr(err)
+}
+
+// UseTOTPStep takes a TOTP time step for the account: true when it is
+// later than every step taken before (a code accepted once is never
+// accepted again, also by a racing request).
+func (s *Store) UseTOTPStep(ctx context.Context, id string, step int64) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE accounts SET totp_step = $1 WHERE id = $2 AND totp_step < $1`, step, id)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
 }

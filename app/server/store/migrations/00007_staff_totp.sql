@@ -1,0 +1,11 @@
+-- +goose Up
+-- Staff log in with a password and a TOTP code (RFC 6238). totp_secret is
+-- the base32 secret sealed under the CA's key-encryption key (base64);
+-- totp_step is the last time step a code was accepted for: a code works
+-- once.
+ALTER TABLE accounts ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN totp_step BIGINT NOT NULL DEFAULT 0;
+
+-- +goose Down
+ALTER TABLE accounts DROP COLUMN totp_step;
+ALTER TABLE accounts DROP COLUMN totp_secret;
