@@ -276,11 +276,11 @@ func TestCertsUnlockFromWindow(t *testing.T) {
 	f.code.entry.SetText(code)
 	test.Tap(f.verify)
 	eventually(t, "waiting for the approval", func() bool { return strings.Contains(f.stage.Text, "等待 CA 工作人员核准") })
-	pending, err := srv.Service.PendingUnlocks(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff})
+	pending, err := srv.Service.PendingUnlocks(ctx, service.Operator("staff"))
 	if err != nil || len(pending) != 1 {
 		t.Fatalf("pending unlocks: %+v %v", pending, err)
 	}
-	if _, err := srv.Service.ApproveUnlock(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff}, pending[0].ID); err != nil {
+	if _, err := srv.Service.ApproveUnlock(ctx, service.Operator("staff"), pending[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, c.settled)

@@ -238,7 +238,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 	eventually(t, "the pass said", func() bool { return strings.Contains(j.status.Text, "身份识别已通过") })
 
 	// Payment.
-	ops := service.Principal{AccountID: "staff", Role: api.RoleStaff}
+	ops := service.Operator("staff")
 	j.pay.Start(jc.pay)
 	eventually(t, "the payment on screen", func() bool { return j.pay.Payment != nil })
 	switch jc.pay {

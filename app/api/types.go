@@ -50,6 +50,18 @@ const (
 	RoleStaff     Role = "staff"
 )
 
+// StaffRole is one of a staff member's duties (a member may have several).
+type StaffRole string
+
+const (
+	StaffReviewer StaffRole = "reviewer" // 审核: review, reject, approve, revoke
+	StaffFinance  StaffRole = "finance"  // 财务: confirm bank transfers
+	StaffAdmin    StaffRole = "admin"    // 管理员: the UKEY stock and its unlocks
+)
+
+// StaffRoles are every staff duty.
+var StaffRoles = []StaffRole{StaffReviewer, StaffFinance, StaffAdmin}
+
 // RegisterRequest creates an applicant account. Either Mobile or Email (or
 // both) becomes a login name (seed 1.1).
 type RegisterRequest struct {

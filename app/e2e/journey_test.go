@@ -247,7 +247,7 @@ func enrol(t *testing.T, ctx context.Context, c *client.Client, s *token.Session
 func TestOrganisationJourney(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	w.staffCmd("user", "add", "--staff", "--email", "ops@ca.example.cn")
+	w.staffCmd("user", "add", "--staff", "--duties", "reviewer,finance", "--email", "ops@ca.example.cn")
 	tk := softhsmtest.New(t, "org-ukey")
 
 	// Register, log in; the token goes to the session store.

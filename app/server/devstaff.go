@@ -20,7 +20,7 @@ type DevStaff struct {
 
 // DevStaff acts as staff account name.
 func (s *Server) DevStaff(name string) DevStaff {
-	return DevStaff{srv: s, who: service.Principal{AccountID: name, Role: api.RoleStaff}}
+	return DevStaff{srv: s, who: service.Operator(name)}
 }
 
 // Approve passes the review of application id.

@@ -251,7 +251,7 @@ func staff(t testing.TB, s *Server) *client {
 	userSeq.n++
 	email := fmt.Sprintf("staff%d@ca.example.cn", userSeq.n)
 	userSeq.Unlock()
-	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: email, Password: "Sh3nHe!2026"})
+	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: email, Password: "Sh3nHe!2026"}, api.StaffRoles)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func benchIssuance(b *testing.B, keyType string, n int) {
 		b.Fatal(err)
 	}
 	p := service.Principal{AccountID: acc.ID, Role: api.RoleApplicant}
-	ops := service.Principal{AccountID: "bench", Role: api.RoleStaff}
+	ops := service.Operator("bench")
 	type job struct {
 		id, code string
 		csr      []byte

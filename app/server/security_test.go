@@ -501,7 +501,7 @@ func startServerIn(t *testing.T, dir string) *Server {
 func TestStaffLoginNeedsTOTP(t *testing.T) {
 	clk := &clock{}
 	s := startDevServer(t, "", clk)
-	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: "rev@ca.example.cn", Password: "Sh3nHe!2026"})
+	_, url, err := s.Service.CreateStaff(context.Background(), api.RegisterRequest{Email: "rev@ca.example.cn", Password: "Sh3nHe!2026"}, []api.StaffRole{api.StaffReviewer})
 	if err != nil || !strings.HasPrefix(url, "otpauth://totp/") {
 		t.Fatalf("enrolment %q: %v", url, err)
 	}
@@ -551,4 +551,52 @@ func TestStaffLoginNeedsTOTP(t *testing.T) {
 	}
 	// (the next step's code, which the clock's skew allows: a fresh one)
 	c.wantErr(login("Sh3nHe!2026", totpCode(t, totpSecret(t, url2), clk.Now().Add(30*time.Second))), 429, api.CodeRateLimited)
+}
+
+// Staff duties are separate: a reviewer cannot confirm money, finance
+// cannot approve or revoke, neither handles UKEY unlocks, and a staff
+// member made with one duty is refused the others over HTTP.
+func TestStaffRolesSeparateDuties(t *testing.T) {
+	s := startServer(t, "")
+	ctx := context.Background()
+	member := func(email string, roles ...api.StaffRole) *client {
+		_, url, err := s.Service.CreateStaff(ctx, api.RegisterRequest{Email: email, Password: "Sh3nHe!2026"}, roles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, s)
+		c.login, c.password, c.totp = email, "Sh3nHe!2026", totpSecret(t, url)
+		return relogin(t, s, c)
+	}
+	reviewer, finance, admin := member("r@ca.example.cn", api.StaffReviewer), member("f@ca.example.cn", api.StaffFinance), member("a@ca.example.cn", api.StaffAdmin)
+	if _, _, err := s.Service.CreateStaff(ctx, api.RegisterRequest{Email: "none@ca.example.cn", Password: "Sh3nHe!2026"}, nil); err == nil {
+		t.Fatal("a staff account with no duty was made")
+	}
+	c := applicant(t, s)
+	a := submitted(c, "roles01")
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
+		if err := s.Service.SystemStep(ctx, a.ID, ev, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confirm := api.EventRequest{Event: apply.EvConfirmPayment, Note: "工行回单 0042"}
+	for _, who := range []*client{reviewer, admin} {
+		who.wantErr(who.do("POST", "/staff/applications/"+a.ID+"/events", confirm), 403, api.CodeForbidden)
+	}
+	finance.ok(finance.do("POST", "/staff/applications/"+a.ID+"/events", confirm), nil)
+	for _, who := range []*client{finance, admin} {
+		who.wantErr(who.do("POST", "/staff/applications/"+a.ID+"/review", api.ReviewRequest{Approve: true}), 403, api.CodeForbidden)
+	}
+	reviewer.ok(reviewer.do("POST", "/staff/applications/"+a.ID+"/review", api.ReviewRequest{Approve: true}), nil)
+	for _, who := range []*client{finance, admin} {
+		who.wantErr(who.do("POST", "/staff/applications/"+a.ID+"/revoke", api.RevokeRequest{Reason: 1}), 403, api.CodeForbidden)
+	}
+	for _, who := range []*client{reviewer, finance} {
+		who.wantErr(who.do("GET", api.PathStaffUnlocks, nil), 403, api.CodeForbidden)
+	}
+	admin.ok(admin.do("GET", api.PathStaffUnlocks, nil), nil)
+	// Every staff member may read the queue.
+	for _, who := range []*client{reviewer, finance, admin} {
+		who.ok(who.do("GET", api.PathStaffReview, nil), nil)
+	}
 }

@@ -467,7 +467,7 @@ func TestIllegalStepsOverHTTP(t *testing.T) {
 			for _, e := range evs {
 				var err error
 				if e == apply.EvConfirmPayment { // with its payment record, as staff
-					_, err = s.Service.ConfirmTransfer(context.Background(), service.Principal{AccountID: "staff", Role: api.RoleStaff}, a.ID, "test")
+					_, err = s.Service.ConfirmTransfer(context.Background(), service.Operator("staff"), a.ID, "test")
 				} else {
 					err = s.Service.SystemStep(context.Background(), a.ID, e, "")
 				}

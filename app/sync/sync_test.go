@@ -143,7 +143,7 @@ func TestSyncThroughAnOutage(t *testing.T) {
 		}
 	}
 	// A payment only with its record: staff confirm a bank transfer.
-	if _, err := s.Service.ConfirmTransfer(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff}, a.ID, "test"); err != nil {
+	if _, err := s.Service.ConfirmTransfer(ctx, service.Operator("staff"), a.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if e := waitFor(t, events, StatusChange, 10*time.Second); e.AppID != a.ID {

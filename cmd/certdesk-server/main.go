@@ -38,7 +38,8 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
   certdesk-server review revoke ID --reason-code N [--reason TEXT]   (1 key compromise, 4 superseded, 5 ceased)
   certdesk-server payment confirm ID [--reason "bank slip no."]
-  certdesk-server user add (--email E | --mobile M) [--staff]   (password from CERTDESK_PASSWORD or stdin)
+  certdesk-server user add (--email E | --mobile M) [--staff --duties reviewer,finance,admin]   (password from CERTDESK_PASSWORD or stdin)
+  certdesk-server user roles LOGIN --duties LIST   (a staff member's duties: reviewer, finance, admin)
   certdesk-server user list [--role applicant|staff] | disable LOGIN | enable LOGIN | passwd LOGIN
   certdesk-server user totp LOGIN   (a staff member's new authenticator secret, shown once; the old one stops)
   certdesk-server outbox [--application ID] [--limit N]
@@ -195,7 +196,7 @@ func operator() service.Principal {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	return service.Principal{AccountID: "cli:" + name, Role: api.RoleStaff}
+	return service.Operator("cli:" + name)
 }
 
 func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *service.Service, error) {
@@ -340,8 +341,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 	email := fs.String("email", "", "login email")
 	mobile := fs.String("mobile", "", "login mobile")
 	isStaff := fs.Bool("staff", false, "a CA staff account")
+	duties := fs.String("duties", "", "staff: duties, comma-separated: reviewer, finance, admin (add, roles)")
 	role := fs.String("role", "", "list only this role")
-	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "user: add, list, disable, enable, passwd, totp or audit")
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "user: add, list, disable, enable, passwd, roles, totp or audit")
 	if err != nil {
 		return err
 	}
@@ -356,7 +358,11 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		var acc *api.Account
 		url := ""
 		if *isStaff {
-			acc, url, err = svc.CreateStaff(ctx, req)
+			rs, rerr := service.ParseStaffRoles(*duties)
+			if rerr != nil || *duties == "" {
+				return usageError("user add --staff needs --duties reviewer, finance and/or admin")
+			}
+			acc, url, err = svc.CreateStaff(ctx, req, rs)
 		} else {
 			acc, err = svc.Register(ctx, req)
 		}
@@ -379,6 +385,26 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", a.ID, a.Role, a.Mobile, a.Email, a.Disabled, a.CreatedAt.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
+	case "roles":
+		if len(pos) != 2 {
+			return usageError("user roles needs a staff login name and --duties")
+		}
+		rs, err := service.ParseStaffRoles(*duties)
+		if err != nil || *duties == "" {
+			return usageError("user roles needs --duties reviewer, finance and/or admin")
+		}
+		a, err := st.AccountByLogin(ctx, pos[1])
+		if err != nil {
+			return fmt.Errorf("account %s: %w", pos[1], err)
+		}
+		if api.Role(a.Role) != api.RoleStaff {
+			return fmt.Errorf("%s is not a staff account", pos[1])
+		}
+		list := make([]string, len(rs))
+		for i, r := range rs {
+			list[i] = string(r)
+		}
+		return st.SetStaffRoles(ctx, a.ID, strings.Join(list, ","))
 	case "totp":
 		if len(pos) != 2 {
 			return usageError("user totp needs a staff login name")

@@ -26,7 +26,7 @@ func TestStaffCommands(t *testing.T) {
 		code := run(ctx, append(args, "--data", dir), strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	if code, out, errs := cli("Sh3nHe!2026\n", "user", "add", "--staff", "--email", "ops@ca.example.cn"); code != 0 || !strings.Contains(out, "created staff account") || !strings.Contains(out, "otpauth://totp/") {
+	if code, out, errs := cli("Sh3nHe!2026\n", "user", "add", "--staff", "--duties", "reviewer", "--email", "ops@ca.example.cn"); code != 0 || !strings.Contains(out, "created staff account") || !strings.Contains(out, "otpauth://totp/") {
 		t.Fatalf("user add: %d %s %s", code, out, errs)
 	}
 	if code, _, errs := cli("weak\n", "user", "add", "--mobile", "13800138000"); code != 1 || !strings.Contains(errs, "密码至少 8 位") {
@@ -61,7 +61,7 @@ func TestStaffCommands(t *testing.T) {
 		}
 	}
 	// A payment only with its record: staff confirm a bank transfer.
-	if _, err := svc.ConfirmTransfer(ctx, service.Principal{AccountID: "staff", Role: api.RoleStaff}, a.ID, "test"); err != nil {
+	if _, err := svc.ConfirmTransfer(ctx, service.Operator("staff"), a.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -381,6 +381,11 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 		// alike here, and the state machine is not consulted.
 		return nil, eventRoute(req.Event)
 	}
+	if p.Staff() {
+		if err := needRole(p, api.StaffReviewer); err != nil {
+			return nil, err
+		}
+	}
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.loadOwned(ctx, tx, p, id)
 		if err != nil {
@@ -477,6 +482,9 @@ func (s *Service) StaffApplications(ctx context.Context, p Principal, states ...
 func (s *Service) Review(ctx context.Context, p Principal, id string, req api.ReviewRequest) (*api.Application, error) {
 	if !p.Staff() {
 		return nil, api.NewError(api.CodeForbidden)
+	}
+	if err := needRole(p, api.StaffReviewer); err != nil {
+		return nil, err
 	}
 	a, err := s.loadOwned(ctx, nil, p, id)
 	if err != nil {

@@ -229,6 +229,9 @@ func (s *Service) Revoke(ctx context.Context, p Principal, appID string, reason 
 	if !p.Staff() {
 		return nil, api.NewError(api.CodeForbidden)
 	}
+	if err := needRole(p, api.StaffReviewer); err != nil {
+		return nil, err
+	}
 	if !staffReasons[reason] {
 		return nil, api.ValidationError(apply.FieldErrors{{Field: "reason", Code: apply.CodeChoice, Message: apply.Text{
 			ZH: "吊销原因代码应为 0(未指定)、1(密钥泄露/UKEY 丢失)、3(单位信息变更)、4(已被替代)、5(停止使用)或 9(撤销授权)",

@@ -309,6 +309,11 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note 
 	if fe := apply.CheckText("note", apply.Text{ZH: "说明", EN: "The note"}, note); fe != nil {
 		return nil, api.ValidationError(apply.FieldErrors{*fe}) // shown in the applicant's history
 	}
+	if p.Staff() {
+		if err := needRole(p, api.StaffFinance); err != nil {
+			return nil, err
+		}
+	}
 	return s.staffStep(ctx, p, appID, apply.EvConfirmPayment, note, func(tx *store.Tx, a *store.Application) error {
 		q, _ := s.quote(a)
 		now := s.now()

@@ -134,10 +134,72 @@ type Principal struct {
 	Role      api.Role
 	// CertSerial is set when the session was opened by UKEY login.
 	CertSerial string
+	// Roles are a staff member's duties (comma-separated api.StaffRole).
+	Roles string
 }
 
 // Staff reports whether the caller is CA staff.
 func (p Principal) Staff() bool { return p.Role == api.RoleStaff }
+
+// Can says whether p is staff with duty r.
+func (p Principal) Can(r api.StaffRole) bool {
+	if !p.Staff() {
+		return false
+	}
+	for _, x := range strings.Split(p.Roles, ",") {
+		if api.StaffRole(x) == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Operator is the CA's operator on the server's own machine (the staff
+// command line, scripted development runs): every duty.
+func Operator(id string) Principal {
+	return Principal{AccountID: id, Role: api.RoleStaff, Roles: joinRoles(api.StaffRoles)}
+}
+
+func joinRoles(rs []api.StaffRole) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return strings.Join(out, ",")
+}
+
+// ParseStaffRoles reads a comma-separated list of duties.
+func ParseStaffRoles(list string) ([]api.StaffRole, error) {
+	var out []api.StaffRole
+	for _, x := range strings.Split(list, ",") {
+		x = strings.TrimSpace(x)
+		ok := false
+		for _, r := range api.StaffRoles {
+			ok = ok || api.StaffRole(x) == r
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown staff role %q (reviewer, finance, admin)", x)
+		}
+		out = append(out, api.StaffRole(x))
+	}
+	return out, nil
+}
+
+var roleNames = map[api.StaffRole]apply.Text{
+	api.StaffReviewer: {ZH: "审核", EN: "reviewer"},
+	api.StaffFinance:  {ZH: "财务", EN: "finance"},
+	api.StaffAdmin:    {ZH: "管理员", EN: "administrator"},
+}
+
+// needRole refuses p unless it is staff with duty r.
+func needRole(p Principal, r api.StaffRole) error {
+	if p.Can(r) {
+		return nil
+	}
+	n := roleNames[r]
+	return api.NewError(api.CodeForbidden).WithMessage(apply.Text{
+		ZH: "这一步需要" + n.ZH + "权限:请由有该权限的工作人员办理", EN: "This step needs the " + n.EN + " role: ask a staff member who has it"})
+}
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
@@ -205,9 +267,15 @@ func (s *Service) RegisterFrom(ctx context.Context, req api.RegisterRequest, add
 // CreateStaff creates a CA staff account (certdesk-server user add).
 // It also enrols the account's TOTP: the otpauth:// URL returned is shown
 // once, to be added to an authenticator app.
-func (s *Service) CreateStaff(ctx context.Context, req api.RegisterRequest) (*api.Account, string, error) {
+func (s *Service) CreateStaff(ctx context.Context, req api.RegisterRequest, roles []api.StaffRole) (*api.Account, string, error) {
+	if len(roles) == 0 {
+		return nil, "", errors.New("a staff account needs at least one role (reviewer, finance, admin)")
+	}
 	a, err := s.createAccount(ctx, req, api.RoleStaff)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := s.st.SetStaffRoles(ctx, a.ID, joinRoles(roles)); err != nil {
 		return nil, "", err
 	}
 	url, err := s.EnrolTOTP(ctx, a.ID)
@@ -373,7 +441,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, *a
 		return Principal{}, nil, s.internal(ctx, "authenticate", err)
 	}
 	acc := toAPIAccount(a)
-	return Principal{AccountID: a.ID, Role: api.Role(a.Role), CertSerial: serial}, &acc, nil
+	return Principal{AccountID: a.ID, Role: api.Role(a.Role), CertSerial: serial, Roles: a.StaffRoles}, &acc, nil
 }
 
 // idempotent runs create inside a transaction keyed by (caller, key): a

@@ -338,8 +338,8 @@ func (s *Service) UnlockCode(ctx context.Context, p Principal, id, code string) 
 // ApproveUnlock is the CA staff's approval where the policy asks for one;
 // the grant is then open for UnlockGrantTTL.
 func (s *Service) ApproveUnlock(ctx context.Context, p Principal, id string) (*api.Unlock, error) {
-	if !p.Staff() {
-		return nil, api.NewError(api.CodeForbidden)
+	if err := needRole(p, api.StaffAdmin); err != nil {
+		return nil, err
 	}
 	return s.unlockTx(ctx, p, id, func(tx *store.Tx, u *store.Unlock) (*api.Error, error) {
 		if e := unlockState(u, api.UnlockApproval); e != nil {
@@ -356,8 +356,8 @@ func (s *Service) ApproveUnlock(ctx context.Context, p Principal, id string) (*a
 
 // PendingUnlocks lists unlocks awaiting staff approval.
 func (s *Service) PendingUnlocks(ctx context.Context, p Principal) ([]api.Unlock, error) {
-	if !p.Staff() {
-		return nil, api.NewError(api.CodeForbidden)
+	if err := needRole(p, api.StaffAdmin); err != nil {
+		return nil, err
 	}
 	us, err := s.st.Unlocks(ctx, api.UnlockApproval)
 	if err != nil {

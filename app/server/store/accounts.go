@@ -26,6 +26,7 @@ type Account struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	TOTPSecret   []byte // sealed; staff only
+	StaffRoles   string // comma-separated api.StaffRole values; staff only
 }
 
 func nullable(s string) any {
@@ -38,8 +39,8 @@ func nullable(s string) any {
 // CreateAccount inserts an account. A taken mobile or email is a
 // *ConflictError naming the column.
 func (t *Tx) CreateAccount(ctx context.Context, a *Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (id, mobile, email, password_hash, role, disabled, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		a.ID, nullable(a.Mobile), nullable(a.Email), a.PasswordHash, a.Role, boolInt(a.Disabled), micros(a.CreatedAt))
+	_, err := t.exec(ctx, `INSERT INTO accounts (id, mobile, email, password_hash, role, disabled, created_at, staff_roles) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		a.ID, nullable(a.Mobile), nullable(a.Email), a.PasswordHash, a.Role, boolInt(a.Disabled), micros(a.CreatedAt), a.StaffRoles)
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
 	}
@@ -53,14 +54,14 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const accountCols = `id, COALESCE(mobile,''), COALESCE(email,''), password_hash, role, disabled, created_at, totp_secret`
+const accountCols = `id, COALESCE(mobile,''), COALESCE(email,''), password_hash, role, disabled, created_at, totp_secret, staff_roles`
 
 func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 	var a Account
 	var disabled int
 	var created int64
 	var totp string
-	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &totp); err != nil {
+	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &totp, &a.StaffRoles); err != nil {
 		return nil, mapErr(err)
 	}
 	a.Disabled, a.CreatedAt = disabled != 0, fromMicros(created)
@@ -148,13 +149,13 @@ func (t *Tx) CreateSession(ctx context.Context, tokenHash, accountID string, now
 // SessionAccount returns the account of a live session and, for a UKEY
 // login, the serial of the certificate it was opened with.
 func (s *Store) SessionAccount(ctx context.Context, tokenHash string, now time.Time) (*Account, string, error) {
-	row := s.queryRow(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, s.cert_serial FROM sessions s JOIN accounts a ON a.id = s.account_id
+	row := s.queryRow(ctx, `SELECT a.id, COALESCE(a.mobile,''), COALESCE(a.email,''), a.password_hash, a.role, a.disabled, a.created_at, a.staff_roles, s.cert_serial FROM sessions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0`, tokenHash, micros(now))
 	var a Account
 	var disabled int
 	var created int64
 	var serial string
-	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &serial); err != nil {
+	if err := row.Scan(&a.ID, &a.Mobile, &a.Email, &a.PasswordHash, &a.Role, &disabled, &created, &a.StaffRoles, &serial); err != nil {
 		return nil, "", mapErr(err)
 	}
 	a.CreatedAt = fromMicros(created)
@@ -174,6 +175,12 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 		return 0, mapErr(err)
 	}
 	return r.RowsAffected()
+}
+
+// SetStaffRoles replaces a staff member's duties.
+func (s *Store) SetStaffRoles(ctx context.Context, id, roles string) error {
+	_, err := s.exec(ctx, `UPDATE accounts SET staff_roles = $1 WHERE id = $2 AND role = 'staff'`, roles, id)
+	return mapErr(err)
 }
 
 // SetTOTP stores a staff account's sealed TOTP secret and forgets the
