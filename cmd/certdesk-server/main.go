@@ -386,16 +386,13 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		}
 		return tw.Flush()
 	case "roles":
-		if len(pos) != 2 {
-			return usageError("user roles needs a staff login name and --duties")
-		}
 		rs, err := service.ParseStaffRoles(*duties)
 		if err != nil || *duties == "" {
 			return usageError("user roles needs --duties reviewer, finance and/or admin")
 		}
-		a, err := st.AccountByLogin(ctx, pos[1])
+		a, err := accountArg(ctx, st, pos)
 		if err != nil {
-			return fmt.Errorf("account %s: %w", pos[1], err)
+			return err
 		}
 		if api.Role(a.Role) != api.RoleStaff {
 			return fmt.Errorf("%s is not a staff account", pos[1])
@@ -406,12 +403,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		}
 		return st.SetStaffRoles(ctx, a.ID, strings.Join(list, ","))
 	case "totp":
-		if len(pos) != 2 {
-			return usageError("user totp needs a staff login name")
-		}
-		a, err := st.AccountByLogin(ctx, pos[1])
+		a, err := accountArg(ctx, st, pos)
 		if err != nil {
-			return fmt.Errorf("account %s: %w", pos[1], err)
+			return err
 		}
 		url, err := svc.EnrolTOTP(ctx, a.ID)
 		if err != nil {
@@ -420,12 +414,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		printTOTP(stdout, url)
 		return nil
 	case "audit":
-		if len(pos) != 2 {
-			return usageError("user audit needs a login name")
-		}
-		a, err := st.AccountByLogin(ctx, pos[1])
+		a, err := accountArg(ctx, st, pos)
 		if err != nil {
-			return fmt.Errorf("account %s: %w", pos[1], err)
+			return err
 		}
 		es, err := svc.Audit(ctx, service.Principal{AccountID: a.ID, Role: api.Role(a.Role)})
 		if err != nil {
@@ -436,12 +427,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		}
 		return nil
 	case "disable", "enable", "passwd":
-		if len(pos) != 2 {
-			return usageError("user " + pos[0] + " needs a login name")
-		}
-		a, err := st.AccountByLogin(ctx, pos[1])
+		a, err := accountArg(ctx, st, pos)
 		if err != nil {
-			return fmt.Errorf("account %s: %w", pos[1], err)
+			return err
 		}
 		if pos[0] == "passwd" {
 			pw, err := readPassword(stdin)
@@ -453,6 +441,18 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		return st.InTx(ctx, func(tx *store.Tx) error { return tx.SetDisabled(ctx, a.ID, pos[0] == "disable") })
 	}
 	return usageError("user: unknown subcommand " + pos[0])
+}
+
+// accountArg is the account a "user VERB LOGIN" command names.
+func accountArg(ctx context.Context, st *store.Store, pos []string) (*store.Account, error) {
+	if len(pos) != 2 {
+		return nil, usageError("user " + pos[0] + " needs a login name")
+	}
+	a, err := st.AccountByLogin(ctx, pos[1])
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", pos[1], err)
+	}
+	return a, nil
 }
 
 // printTOTP shows a staff member's authenticator enrolment, once: the
