@@ -27,6 +27,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/material"
 	"certdesk/app/material/testimg"
+	"certdesk/app/server/store"
 )
 
 // issued drives an application to a certificate on a (software) key.
@@ -598,5 +599,21 @@ func TestStaffRolesSeparateDuties(t *testing.T) {
 	// Every staff member may read the queue.
 	for _, who := range []*client{reviewer, finance, admin} {
 		who.ok(who.do("GET", api.PathStaffReview, nil), nil)
+	}
+	// The actions taken are in the chained audit log, with who and from
+	// where; the refused ones are not.
+	var got []string
+	if _, _, err := s.Store.StaffActions(ctx, func(x *store.StaffAction) error {
+		got = append(got, x.Action+"@"+x.Addr)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"application.confirm_payment@127.0.0.1", "application.start_review@127.0.0.1", "application.approve@127.0.0.1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("audit log %v, want %v", got, want)
+	}
+	if n, err := s.Service.VerifyAudit(ctx); err != nil || n != 3 {
+		t.Fatalf("verify: %d %v", n, err)
 	}
 }

@@ -47,6 +47,7 @@ const usage = `certdesk-server — CertDesk enrollment server
                        sealed under the CA's key-encryption key, never shown)
   certdesk-server ukey list [--json] | pending | approve UNLOCK-ID
   certdesk-server user audit LOGIN   (unlocks and holder revocations of the account)
+  certdesk-server audit verify | list [--limit N]   (the hash-chained log of every staff action)
 
 Common: --data DIR (default $CERTDESK_DATA or ./certdesk-data), --dsn postgres://… (default SQLite in DIR);
         the CA passphrase from $CERTDESK_CA_PASSPHRASE
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = outboxCmd(ctx, args[1:], log, stdout, stderr)
 	case "ukey":
 		err = ukeyCmd(ctx, args[1:], stdin, log, stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, args[1:], log, stdout, stderr)
 	case "payment":
 		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
 		if len(args) < 2 || args[1] != "confirm" {
@@ -372,6 +375,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		fmt.Fprintf(stdout, "created %s account %s (%s%s)\n", acc.Role, acc.ID, acc.Mobile, acc.Email)
 		if url != "" {
 			printTOTP(stdout, url)
+			return svc.LogStaff(ctx, operator(), "user.add_staff", acc.ID, "duties "+*duties)
 		}
 		return nil
 	case "list":
@@ -401,7 +405,10 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 		for i, r := range rs {
 			list[i] = string(r)
 		}
-		return st.SetStaffRoles(ctx, a.ID, strings.Join(list, ","))
+		if err := st.SetStaffRoles(ctx, a.ID, strings.Join(list, ",")); err != nil {
+			return err
+		}
+		return svc.LogStaff(ctx, operator(), "user.duties", a.ID, strings.Join(list, ","))
 	case "totp":
 		a, err := accountArg(ctx, st, pos)
 		if err != nil {
@@ -412,7 +419,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			return err
 		}
 		printTOTP(stdout, url)
-		return nil
+		return svc.LogStaff(ctx, operator(), "user.totp", a.ID, "authenticator replaced")
 	case "audit":
 		a, err := accountArg(ctx, st, pos)
 		if err != nil {
@@ -436,11 +443,57 @@ func users(ctx context.Context, args []string, stdin io.Reader, log *slog.Logger
 			if err != nil {
 				return err
 			}
-			return svc.SetPassword(ctx, a.ID, pw)
+			if err := svc.SetPassword(ctx, a.ID, pw); err != nil {
+				return err
+			}
+			return svc.LogStaff(ctx, operator(), "user.passwd", a.ID, "password set")
 		}
-		return st.InTx(ctx, func(tx *store.Tx) error { return tx.SetDisabled(ctx, a.ID, pos[0] == "disable") })
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.SetDisabled(ctx, a.ID, pos[0] == "disable") }); err != nil {
+			return err
+		}
+		return svc.LogStaff(ctx, operator(), "user."+pos[0], a.ID, "")
 	}
 	return usageError("user: unknown subcommand " + pos[0])
+}
+
+// auditCmd checks or lists the staff audit log.
+func auditCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs, c := commandFlags("audit", stderr)
+	limit := fs.Int("limit", 100, "list: how many, newest last")
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "audit: verify or list")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch pos[0] {
+	case "verify":
+		n, err := svc.VerifyAudit(ctx)
+		var p *service.AuditProblem
+		if errors.As(err, &p) {
+			return fmt.Errorf("审计日志被改动过 / the audit log was altered: %w", err)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "审计日志完整 / audit log intact: %d entries, chain verified\n", n)
+		return nil
+	case "list":
+		var rows []*store.StaffAction
+		if _, _, err := st.StaffActions(ctx, func(a *store.StaffAction) error {
+			rows = append(rows, a)
+			if len(rows) > *limit {
+				rows = rows[1:]
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, a := range rows {
+			fmt.Fprintf(stdout, "%6d  %s  %-22s %-18s %-26s %s  %s\n", a.Seq, a.At.Local().Format("2006-01-02 15:04:05"), a.Actor, a.Addr, a.Action, a.Target, a.Detail)
+		}
+		return nil
+	}
+	return usageError("audit: verify or list")
 }
 
 // accountArg is the account a "user VERB LOGIN" command names.

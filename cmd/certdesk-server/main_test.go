@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -91,4 +92,54 @@ func TestStaffCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "true") {
 		t.Fatalf("user list: %s", out)
 	}
+
+	// Every staff action above is in the chained audit log; an edited, a
+	// removed or a cut-off entry is found.
+	code, out, errs = cli("", "audit", "list")
+	for _, want := range []string{"user.add_staff", "application.confirm_payment", "application.start_review", "application.reject", "user.disable", "授权委托书未盖章", "local"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("audit list lacks %q: %d %s %s", want, code, out, errs)
+		}
+	}
+	if code, out, errs := cli("", "audit", "verify"); code != 0 || !strings.Contains(out, "audit log intact: 5 entries") {
+		t.Fatalf("audit verify: %d %s %s", code, out, errs)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "certdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Each change is undone after it is found (the row put back as it was),
+	// and the log verifies again.
+	const cols = `seq, at, actor, addr, action, target, detail, prev_hash, hash`
+	tamper := func(seq int, q, want string) {
+		t.Helper()
+		row := make([]any, 9)
+		ptrs := make([]any, 9)
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := db.QueryRow(`SELECT `+cols+` FROM audit_log WHERE seq = ?`, seq).Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := cli("", "audit", "verify"); code != 1 || !strings.Contains(errs, "the audit log was altered") || !strings.Contains(errs, want) {
+			t.Fatalf("after %s: %d %s", q, code, errs)
+		}
+		if _, err := db.Exec(`DELETE FROM audit_log WHERE seq = ?`, seq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO audit_log (`+cols+`) VALUES (?,?,?,?,?,?,?,?,?)`, row...); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := cli("", "audit", "verify"); code != 0 {
+			t.Fatalf("restored after %s: %d %s", q, code, errs)
+		}
+	}
+	tamper(4, `UPDATE audit_log SET detail = 'approve' WHERE seq = 4`, "entry 4: its content does not match its hash")
+	tamper(4, `UPDATE audit_log SET actor = 'cli:someone-else' WHERE seq = 4`, "entry 4")
+	tamper(5, `DELETE FROM audit_log WHERE seq = 5`, "cut off")
+	tamper(2, `DELETE FROM audit_log WHERE seq = 2`, "entry 3: expected entry 2")
 }

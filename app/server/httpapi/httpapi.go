@@ -204,7 +204,7 @@ func (h *Handler) requireAuth(fn http.HandlerFunc, staffOnly bool) http.HandlerF
 			h.fail(w, r, api.NewError(api.CodeForbidden))
 			return
 		}
-		ctx := context.WithValue(r.Context(), keyPrincipal, p)
+		ctx := context.WithValue(service.WithClientAddr(r.Context(), h.clientAddr(r)), keyPrincipal, p)
 		ctx = context.WithValue(ctx, keyToken, tok)
 		fn(w, r.WithContext(ctx))
 	}

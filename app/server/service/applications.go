@@ -108,6 +108,11 @@ func (s *Service) transition(ctx context.Context, tx *store.Tx, a *store.Applica
 	if err := tx.AppendHistory(ctx, a.ID, h); err != nil {
 		return err
 	}
+	if actor == apply.ActorStaff {
+		if err := s.logStaff(ctx, tx, actorID, "application."+string(ev), a.ID, staffNote(a, ev, note)); err != nil {
+			return err
+		}
+	}
 	if err := s.notify(ctx, tx, a); err != nil {
 		return err
 	}

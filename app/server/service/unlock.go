@@ -50,7 +50,10 @@ func (s *Service) RecordUKEY(ctx context.Context, serial, label, by string, soPI
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("UKEY %s is recorded already", serial)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.LogStaff(ctx, Principal{AccountID: by}, "ukey.init", serial, "label "+label)
 }
 
 // UKEYs lists the recorded UKEYs (no PIN).
@@ -348,6 +351,9 @@ func (s *Service) ApproveUnlock(ctx context.Context, p Principal, id string) (*a
 		now := s.now()
 		u.State, u.ApprovedBy, u.ExpiresAt, u.UpdatedAt = api.UnlockGranted, p.AccountID, now.Add(UnlockGrantTTL), now
 		if err := tx.SaveUnlock(ctx, u); err != nil {
+			return nil, err
+		}
+		if err := s.logStaff(ctx, tx, p.AccountID, "unlock.approve", u.ID, "UKEY "+u.Serial); err != nil {
 			return nil, err
 		}
 		return nil, s.audit(ctx, tx, u.AccountID, "staff:"+p.AccountID, "unlock_approved", "UKEY "+u.Serial)
