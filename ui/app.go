@@ -261,6 +261,18 @@ func (s *Shell) certsTab() *container.TabItem {
 	return container.NewTabItem(T("certs.tab"), s.certs.Content())
 }
 
+// followCerts shows and hides 我的证书 with its tab: the UKEYs are read
+// only while the tab is on view.
+func (s *Shell) followCerts(tabs *container.AppTabs, item *container.TabItem) {
+	tabs.OnSelected = func(t *container.TabItem) {
+		if t == item {
+			s.certs.Show()
+		} else {
+			s.certs.Hide()
+		}
+	}
+}
+
 // Content is the window's content.
 func (s *Shell) Content() fyne.CanvasObject {
 	return container.NewBorder(nil, statusBar(s.opts), nil, nil, s.root)
@@ -292,6 +304,7 @@ func (s *Shell) show(o fyne.CanvasObject) {
 	if s.journey != nil && s.journey.Content() != o {
 		s.journey = nil
 	}
+	s.certs.Hide() // a new root; its tabs show 我的证书 again when chosen
 	s.w.Canvas().SetOnTypedKey(nil) // Esc means back only where escapeTo says
 	s.root.Objects = []fyne.CanvasObject{o}
 	s.root.Refresh()
@@ -315,18 +328,22 @@ func (s *Shell) showLogin() {
 		})
 		tabs = append(tabs, container.NewTabItem(T("ukey.tab"), u.Content()))
 	}
-	tabs = append(tabs, s.certsTab(), container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	certs := s.certsTab()
+	tabs = append(tabs, certs, container.NewTabItem(T("checker.tab"), s.checker.Content()))
 	s.tabs = container.NewAppTabs(tabs...)
+	s.followCerts(s.tabs, certs)
 	s.show(s.tabs)
 }
 
 func (s *Shell) showCenter() {
+	certs := s.certsTab()
 	c := NewCenter(s.c, s.opts.Lang, func() {
 		if err := s.sessions.Delete(s.opts.ServerURL); err != nil {
 			s.opts.Log.Warn("forget session", "err", err)
 		}
 		s.showLogin()
-	}, s.certsTab(), container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	}, certs, container.NewTabItem(T("checker.tab"), s.checker.Content()))
+	s.followCerts(c.content.(*container.AppTabs), certs)
 	c.win = s.w
 	s.center = c
 	c.OnApply = func(k apply.Kind) {

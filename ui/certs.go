@@ -185,6 +185,8 @@ type Certs struct {
 	content fyne.CanvasObject
 	certs   []holder.Cert
 	tool    *toolFields   // the tool on screen, for tests
+	// stopWatch ends the following of the UKEYs (nil while hidden).
+	stopWatch context.CancelFunc
 	settled chan struct{} // receives after each refresh or action, for tests
 }
 
@@ -198,7 +200,8 @@ type toolFields struct {
 	stage                      *widget.Label
 }
 
-// NewCerts builds the screen and starts following the UKEYs until ctx ends.
+// NewCerts builds the screen; it reads the UKEYs only while shown (Show
+// to Hide), never at start-up, and nothing after ctx ends.
 func NewCerts(ctx context.Context, srv holderServer, u HolderUKEY, l apply.Lang, win fyne.Window, loggedIn func() bool) *Certs {
 	c := &Certs{ctx: ctx, srv: srv, ukey: u, lang: l, win: win, loggedIn: loggedIn, every: 3 * time.Second}
 	c.saveAs = func(name string, done func(string)) { chooseSave(win, T("certs.export"), name, done) }
@@ -214,13 +217,31 @@ func NewCerts(ctx context.Context, srv holderServer, u HolderUKEY, l apply.Lang,
 	listView := container.NewBorder(container.NewVBox(head, c.notice, c.status), nil, nil, nil, container.NewVScroll(c.list))
 	c.root = container.NewStack(listView)
 	c.content = c.root
+	return c
+}
+
+// Show reads the UKEYs now and follows them while the screen is on view
+// (the driver is polled only then). Showing twice is harmless.
+func (c *Certs) Show() {
+	if c.stopWatch != nil {
+		return
+	}
+	ctx, stop := context.WithCancel(c.ctx)
+	c.stopWatch = stop
 	go func() {
-		for range u.Watch(ctx) {
+		for range c.ukey.Watch(ctx) {
 			onUI(c.Refresh)
 		}
 	}()
 	c.Refresh()
-	return c
+}
+
+// Hide stops following the UKEYs.
+func (c *Certs) Hide() {
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
+	}
 }
 
 // Content is the screen's root object.

@@ -41,6 +41,7 @@ func certsOn(t *testing.T, url string, tk *softhsmtest.Token) (*Certs, *client.C
 	c := NewCerts(ctx, fresh, PKCS11Holder{Module: tk.ModulePath}, apply.ZH, win, fresh.LoggedIn)
 	c.settled = make(chan struct{}, 16)
 	win.SetContent(c.Content())
+	c.Show()
 	wait(t, c.settled) // the first reading
 	return c, fresh, win
 }
@@ -384,14 +385,15 @@ func TestCertsRenewFromWindow(t *testing.T) {
 		t.Fatalf("the cut download: cert %v, key stage %q, said %q", dl.Cert != nil, dl.stages[0].Text, dl.err.Text)
 	}
 	keysOf := func(appID string) int {
-		m, _ := token.Load(tk.ModulePath)
-		defer m.Close()
-		s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
+		s, done, err := token.OpenLoggedIn(tk.ModulePath, token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
-		ks, _ := s.Keys(appID)
+		defer done()
+		ks, err := s.Keys(appID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(ks)
 	}
 	if keysOf(renewal) != 1 || keysOf(old.ID) != 1 {
@@ -438,4 +440,21 @@ func TestCertsFollowTheUKEYs(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	eventually(t, "the pulled UKEY gone from the list", func() bool { return len(c.certs) == 0 })
+
+	// Hidden (another tab chosen), it does not look: a UKEY coming in
+	// makes no reading until it is shown again.
+	onUIWait(c.Hide)
+	for len(c.settled) > 0 {
+		<-c.settled
+	}
+	if out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "third-ukey", "--pin", tk.PIN, "--so-pin", "12345678").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	select {
+	case <-c.settled:
+		t.Fatal("the hidden list read the UKEYs")
+	case <-time.After(5 * time.Second): // two and a half polls
+	}
+	onUIWait(c.Show)
+	wait(t, c.settled)
 }

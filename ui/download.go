@@ -140,8 +140,7 @@ func (d *DownloadStep) stage(i int, ok bool) {
 
 func (d *DownloadStep) run(pin []byte, code string, finalOK bool) (*x509.Certificate, error) {
 	// The UKEY's serial binds a key the CA initialised to this account,
-	// for a PIN unlock later. Asked before the session opens: finding a
-	// UKEY reloads the driver, which would end an open session.
+	// for a PIN unlock later.
 	serial := ""
 	if t, err := d.ukey.Find(d.env.ctx); err == nil {
 		serial = t.Serial

@@ -115,16 +115,11 @@ func issuedOn(t *testing.T, srv *server.Server, c *client.Client, tk *softhsmtes
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := token.Load(tk.ModulePath)
+	ts, done, err := token.OpenLoggedIn(tk.ModulePath, token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	ts, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ts.Close()
+	defer done()
 	k, _, err := ts.KeyFor(a.ID, token.KeyAuto)
 	if err != nil {
 		t.Fatal(err)

@@ -347,8 +347,7 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 		func() error {
 			on(func() {
 				tabs := sh.center.content.(*container.AppTabs)
-				tabs.SelectIndex(1) // 我的证书
-				sh.certs.Refresh()
+				tabs.SelectIndex(1) // 我的证书: shown, it reads the UKEYs
 			})
 			if err := waitUI("my certificates", func() bool { return len(sh.certs.certs) > 0 && sh.certs.certs[0].Status != "" }); err != nil {
 				return err

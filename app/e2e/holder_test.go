@@ -77,38 +77,30 @@ func (w *world) initUKEY(tk *softhsmtest.Token, label string) (serial, said stri
 func (w *world) issuedOnUKEY(ctx context.Context, tk *softhsmtest.Token, mobile, username string) *api.Application {
 	w.t.Helper()
 	a := w.approvedPersonal(ctx, mobile, username)
-	m, err := token.Load(tk.ModulePath)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer m.Close()
-	s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer s.Close()
-	enrol(w.t, ctx, w.c, s, a.ID, w.codeFromOutbox(a.ID))
+	onUKEY(w.t, tk, func(s *token.Session) { enrol(w.t, ctx, w.c, s, a.ID, w.codeFromOutbox(a.ID)) })
 	return a
+}
+
+// onUKEY runs fn on a session logged in to tk with its PIN, closed after.
+func onUKEY(t *testing.T, tk *softhsmtest.Token, fn func(*token.Session)) {
+	t.Helper()
+	s, done, err := token.OpenLoggedIn(tk.ModulePath, token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	fn(s)
 }
 
 // forgetPIN sets the user PIN to one nobody knows: the holder's state
 // after a PIN lock (SoftHSM2 never locks a PIN).
 func forgetPIN(t *testing.T, tk *softhsmtest.Token) {
 	t.Helper()
-	m, err := token.Load(tk.ModulePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	unknown := []byte(rand.Text()[:12])
-	if err := s.ChangePIN([]byte(tk.PIN), unknown); err != nil {
-		t.Fatal(err)
-	}
+	onUKEY(t, tk, func(s *token.Session) {
+		if err := s.ChangePIN([]byte(tk.PIN), []byte(rand.Text()[:12])); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 var reUnlockCode = regexp.MustCompile(`验证码:(\d{6})`)
@@ -489,19 +481,13 @@ func TestRenewAndShowFromTheCommandLine(t *testing.T) {
 // keysOn counts appID's keys on the UKEY.
 func (w *world) keysOn(tk *softhsmtest.Token, appID string) int {
 	w.t.Helper()
-	m, err := token.Load(tk.ModulePath)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer m.Close()
-	s, err := m.OpenLoggedIn(token.Ref{Label: tk.Label}, []byte(tk.PIN), false)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer s.Close()
-	ks, err := s.Keys(appID)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return len(ks)
+	n := 0
+	onUKEY(w.t, tk, func(s *token.Session) {
+		ks, err := s.Keys(appID)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		n = len(ks)
+	})
+	return n
 }

@@ -232,13 +232,13 @@ func (s *Service) Applications(ctx context.Context, p Principal) ([]api.Summary,
 	}
 	out := summaries(as)
 	// The certificate's serial lets the holder's certificate list find
-	// the application of a certificate on the UKEY.
-	for i, a := range as {
-		if a.State == apply.StateIssued || a.State == apply.StateRevoked {
-			if c, err := s.st.CertificateOf(ctx, a.ID); err == nil {
-				out[i].CertSerial = c.Serial
-			}
-		}
+	// the application of a certificate on the UKEY (one query for all).
+	serials, err := s.st.CertificateSerials(ctx, p.AccountID)
+	if err != nil {
+		return nil, s.internal(ctx, "list certificates", err)
+	}
+	for i := range out {
+		out[i].CertSerial = serials[out[i].ID]
 	}
 	return out, nil
 }

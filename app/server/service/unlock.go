@@ -59,8 +59,8 @@ func (s *Service) RecordUKEY(ctx context.Context, serial, label, by string, soPI
 // UKEYs lists the recorded UKEYs (no PIN).
 func (s *Service) UKEYs(ctx context.Context) ([]*store.UKEY, error) { return s.st.UKEYs(ctx) }
 
-// SOPINForTest opens a UKEY's current SO PIN. Only tests and the
-// operator's recovery use it; no route reaches it.
+// SOPINForTest opens a UKEY's current and pending SO PINs, for tests
+// that check the token against them; no route or command reaches it.
 func (s *Service) SOPINForTest(ctx context.Context, serial string) (current, next []byte, err error) {
 	var u *store.UKEY
 	if err := s.st.InTx(ctx, func(tx *store.Tx) error { u, err = tx.UKEY(ctx, serial); return err }); err != nil {

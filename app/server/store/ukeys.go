@@ -224,3 +224,22 @@ func (s *Store) ExpiringCertificates(ctx context.Context, before time.Time) ([]*
 	rows, err := s.query(ctx, `SELECT `+certCols+` FROM certificates WHERE revoked_at IS NULL AND not_after < $1 ORDER BY not_after`, micros(before))
 	return scanCerts(rows, err)
 }
+
+// CertificateSerials maps each of an owner's applications to its newest
+// certificate's serial.
+func (s *Store) CertificateSerials(ctx context.Context, ownerID string) (map[string]string, error) {
+	rows, err := s.query(ctx, `SELECT c.application_id, c.serial FROM certificates c JOIN applications a ON a.id = c.application_id WHERE a.owner_id = $1 ORDER BY c.issued_at`, ownerID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var app, serial string
+		if err := rows.Scan(&app, &serial); err != nil {
+			return nil, mapErr(err)
+		}
+		out[app] = serial // newest last, so newest wins
+	}
+	return out, rows.Err()
+}
