@@ -304,7 +304,7 @@ func (s *Shell) show(o fyne.CanvasObject) {
 	if s.journey != nil && s.journey.Content() != o {
 		s.journey = nil
 	}
-	s.certs.Hide() // a new root; its tabs show 我的证书 again when chosen
+	s.certs.Hide()                  // a new root; its tabs show 我的证书 again when chosen
 	s.w.Canvas().SetOnTypedKey(nil) // Esc means back only where escapeTo says
 	s.root.Objects = []fyne.CanvasObject{o}
 	s.root.Refresh()

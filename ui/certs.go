@@ -184,10 +184,10 @@ type Certs struct {
 	root    *fyne.Container
 	content fyne.CanvasObject
 	certs   []holder.Cert
-	tool    *toolFields   // the tool on screen, for tests
+	tool    *toolFields // the tool on screen, for tests
 	// stopWatch ends the following of the UKEYs (nil while hidden).
 	stopWatch context.CancelFunc
-	settled chan struct{} // receives after each refresh or action, for tests
+	settled   chan struct{} // receives after each refresh or action, for tests
 }
 
 // toolFields are the inputs of the tool on screen.
