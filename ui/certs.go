@@ -236,9 +236,9 @@ func (c *Certs) Show() {
 	c.Refresh()
 }
 
-// Hide stops following the UKEYs.
+// Hide stops following the UKEYs (a Shell without 我的证书 has none).
 func (c *Certs) Hide() {
-	if c.stopWatch != nil {
+	if c != nil && c.stopWatch != nil {
 		c.stopWatch()
 		c.stopWatch = nil
 	}
