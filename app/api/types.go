@@ -189,6 +189,32 @@ type MaterialInfo struct {
 	DPI        float64            `json:"dpi"`
 	Problems   []material.Problem `json:"problems,omitempty"` // warnings only: errors are refused
 	UploadedAt time.Time          `json:"uploaded_at"`
+	// Rejection is a reviewer's return of this file: replace it, then
+	// submit again.
+	Rejection *MaterialRejection `json:"rejection,omitempty"`
+}
+
+// MaterialRejection is why a reviewer returned a material: one of the
+// CA's reasons and the reviewer's words.
+type MaterialRejection struct {
+	Code   string     `json:"code"`
+	Reason apply.Text `json:"reason"`
+	Note   string     `json:"note,omitempty"`
+	At     time.Time  `json:"at"`
+}
+
+// MaterialReturn is a reviewer returning one material.
+type MaterialReturn struct {
+	MaterialID string `json:"material_id"`
+	Code       string `json:"code"`           // from the CA's reasons (GET /staff/reasons)
+	Note       string `json:"note,omitempty"` // free text, shown to the applicant
+}
+
+// RejectReason is one entry of the CA's list of reasons.
+type RejectReason struct {
+	Code         string             `json:"code"`
+	Text         apply.Text         `json:"text"`
+	MaterialType apply.MaterialType `json:"material_type,omitempty"`
 }
 
 // ChecklistItem is one line of the materials step: the rule, and what is
@@ -319,5 +345,7 @@ type RevokeRequest struct {
 // ReviewRequest is a staff decision.
 type ReviewRequest struct {
 	Approve bool   `json:"approve"`
-	Reason  string `json:"reason,omitempty"` // required to reject
+	Reason  string `json:"reason,omitempty"` // to reject: this, or materials, or both
+	// Materials returned with a reason each (a rejection only).
+	Materials []MaterialReturn `json:"materials,omitempty"`
 }

@@ -28,6 +28,7 @@ import (
 	"certdesk/app/api"
 	"certdesk/app/server/blob"
 	"certdesk/app/server/ca"
+	"certdesk/app/server/console"
 	"certdesk/app/server/devprov"
 	"certdesk/app/server/httpapi"
 	"certdesk/app/server/outbox"
@@ -77,6 +78,9 @@ type Config struct {
 	// RemindEvery is how often the renewal-reminder job runs (default an
 	// hour; it also runs at start). Every run is idempotent.
 	RemindEvery time.Duration
+	// ConsoleIdle ends a staff console session after this long without a
+	// request (default 15 minutes).
+	ConsoleIdle time.Duration
 }
 
 // Server is a running enrollment server.
@@ -279,6 +283,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sandbox != nil {
 		devprov.Register(h.Mux(), sandbox, devprov.NewIdentity(svc, s.URL, self))
 	}
+	console.New(svc, console.Config{Idle: cfg.ConsoleIdle, CacheDir: filepath.Join(cfg.DataDir, "pdfium-cache"), ClientAddr: h.ClientAddr, Log: cfg.Log}).Mount(h.Mux())
 	s.Service, s.Store, s.Handler, s.Sandbox = svc, st, h, sandbox
 	s.http.Handler = h
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

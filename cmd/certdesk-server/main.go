@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -48,6 +49,11 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server ukey list [--json] | pending | approve UNLOCK-ID
   certdesk-server user audit LOGIN   (unlocks and holder revocations of the account)
   certdesk-server audit verify | list [--limit N]   (the hash-chained log of every staff action)
+  certdesk-server policy approvals [1|2]   (how many reviewers approve an application; 2: two-person review)
+  certdesk-server reasons list | add CODE --zh TEXT --en TEXT [--position N] | retire CODE
+                       (the reasons a reviewer picks when returning a material)
+
+The staff review console is served at /staff/ by serve (and by the client's embedded server).
 
 Common: --data DIR (default $CERTDESK_DATA or ./certdesk-data), --dsn postgres://… (default SQLite in DIR);
         the CA passphrase from $CERTDESK_CA_PASSPHRASE
@@ -92,6 +98,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = ukeyCmd(ctx, args[1:], stdin, log, stdout, stderr)
 	case "audit":
 		err = auditCmd(ctx, args[1:], log, stdout, stderr)
+	case "policy":
+		err = policyCmd(ctx, args[1:], log, stdout, stderr)
+	case "reasons":
+		err = reasonsCmd(ctx, args[1:], log, stdout, stderr)
 	case "payment":
 		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
 		if len(args) < 2 || args[1] != "confirm" {
@@ -541,4 +551,65 @@ func outboxCmd(ctx context.Context, args []string, log *slog.Logger, stdout, std
 		fmt.Fprintf(stdout, "%s  %-5s to %s  [%s]  %s\n    %s\n", m.CreatedAt.Local().Format("2006-01-02 15:04:05"), m.Channel, m.Recipient, status, m.ApplicationID, m.Body)
 	}
 	return nil
+}
+
+func policyCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs, c := commandFlags("policy", stderr)
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "policy: approvals [1|2]")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if pos[0] != "approvals" || len(pos) > 2 {
+		return usageError("policy: approvals [1|2]")
+	}
+	if len(pos) == 2 {
+		n, err := strconv.Atoi(pos[1])
+		if err != nil {
+			return usageError("policy approvals takes 1 or 2")
+		}
+		if err := svc.SetApprovals(ctx, operator(), n); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "每个申请需 %d 位审核员批准 / approvals per application: %d\n", svc.ApprovalsNeeded(ctx), svc.ApprovalsNeeded(ctx))
+	return nil
+}
+
+func reasonsCmd(ctx context.Context, args []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	fs, c := commandFlags("reasons", stderr)
+	zh := fs.String("zh", "", "the reason in Chinese (shown to the applicant)")
+	en := fs.String("en", "", "the reason in English")
+	position := fs.Int("position", 100, "order in the list")
+	pos, st, svc, err := openVerb(ctx, c, log, fs, args, "reasons: list, add or retire")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	op := operator()
+	switch {
+	case pos[0] == "list" && len(pos) == 1:
+		rs, err := svc.RejectReasons(ctx, op)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			fmt.Fprintf(stdout, "%-12s %s / %s\n", r.Code, r.Text.ZH, r.Text.EN)
+		}
+		return nil
+	case pos[0] == "add" && len(pos) == 2:
+		return svc.SaveRejectReason(ctx, op, api.RejectReason{Code: pos[1], Text: apply.Text{ZH: *zh, EN: *en}}, *position, false)
+	case pos[0] == "retire" && len(pos) == 2:
+		rs, err := svc.RejectReasons(ctx, op)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Code == pos[1] {
+				return svc.SaveRejectReason(ctx, op, r, 0, true)
+			}
+		}
+		return fmt.Errorf("没有该原因 / no such reason: %s", pos[1])
+	}
+	return usageError("reasons: list, add CODE --zh TEXT --en TEXT, or retire CODE")
 }

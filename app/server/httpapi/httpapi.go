@@ -215,6 +215,10 @@ func principal(r *http.Request) service.Principal {
 	return p
 }
 
+// ClientAddr is the caller's address as the throttles and the audit log
+// see it (the console uses it too).
+func (h *Handler) ClientAddr(r *http.Request) string { return h.clientAddr(r) }
+
 // clientAddr is the address the throttles key on. Behind trusted proxies
 // it is the rightmost X-Forwarded-For entry that is not one of them: each
 // proxy appends the address it saw, so entries left of the first proxy's

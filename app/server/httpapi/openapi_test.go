@@ -31,7 +31,7 @@ var schemaTypes = map[string]any{
 	"RegisterRequest": api.RegisterRequest{}, "LoginRequest": api.LoginRequest{}, "Account": api.Account{},
 	"Session": api.Session{}, "Agreement": api.Agreement{}, "AgreementAcceptance": api.AgreementAcceptance{},
 	"FeeItem": apply.FeeItem{}, "Schedule": apply.Schedule{}, "Quote": apply.Quote{}, "HistoryEntry": apply.HistoryEntry{},
-	"Problem": material.Problem{}, "MaterialInfo": api.MaterialInfo{}, "MaterialRule": apply.MaterialRule{},
+	"Problem": material.Problem{}, "MaterialInfo": api.MaterialInfo{}, "MaterialReturn": api.MaterialReturn{}, "MaterialRejection": api.MaterialRejection{}, "MaterialRule": apply.MaterialRule{},
 	"PaperMaterial": apply.PaperMaterial{}, "ChecklistItem": api.ChecklistItem{}, "Checklist": api.Checklist{},
 	"CreateApplicationRequest": api.CreateApplicationRequest{}, "UpdateFormRequest": api.UpdateFormRequest{},
 	"EventRequest": api.EventRequest{}, "Application": api.Application{}, "Summary": api.Summary{},

@@ -201,7 +201,13 @@ func (s *Service) Application(ctx context.Context, p Principal, id string) (*api
 	if err != nil {
 		return nil, s.internal(ctx, "materials", err)
 	}
-	return s.view(a, hist, mats), nil
+	rj, err := s.rejections(ctx, id)
+	if err != nil {
+		return nil, s.internal(ctx, "material rejections", err)
+	}
+	out := s.view(a, hist, mats)
+	withRejections(rj, out.Materials)
+	return out, nil
 }
 
 // view is an application as the API shows it.
@@ -381,6 +387,12 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 	if p.Staff() && req.Event == apply.EvConfirmPayment {
 		return s.ConfirmTransfer(ctx, p, id, req.Note)
 	}
+	if p.Staff() && req.Event == apply.EvApprove {
+		return s.Review(ctx, p, id, api.ReviewRequest{Approve: true, Reason: req.Note}) // the approval policy holds on every route
+	}
+	if p.Staff() && req.Event == apply.EvReject {
+		return s.Review(ctx, p, id, api.ReviewRequest{Reason: req.Note})
+	}
 	if !genericEvents[req.Event] {
 		// Before anything is read: an unknown ID and a known one answer
 		// alike here, and the state machine is not consulted.
@@ -405,6 +417,18 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 				return err
 			} else if len(missing) > 0 {
 				return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "还有材料未上传,请补齐后再提交", EN: "Some materials are still missing; upload them before submitting again"})
+			}
+			if back, err := s.returnedMaterials(ctx, tx, a.ID); err != nil {
+				return err
+			} else if len(back) > 0 {
+				names := make([]string, 0, len(back))
+				namesEN := make([]string, 0, len(back))
+				for _, t := range back {
+					names, namesEN = append(names, t.Label(apply.ZH)), append(namesEN, t.Label(apply.EN))
+				}
+				return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{
+					ZH: "审核退回的材料尚未更换:" + strings.Join(names, "、") + "。请删除后上传新的文件,再重新提交",
+					EN: "Returned materials are not replaced yet: " + strings.Join(namesEN, ", ") + ". Delete each and upload a new file, then submit again"})
 			}
 		}
 		if fe := apply.CheckText("reason", apply.Text{ZH: "说明", EN: "The note"}, req.Note); fe != nil {
@@ -482,27 +506,17 @@ func (s *Service) StaffApplications(ctx context.Context, p Principal, states ...
 	return summaries(as), nil
 }
 
-// Review is a staff decision on a paid application: it starts the review
-// if needed, then approves or rejects with a reason.
+// Review is a staff decision on a paid application: an approval (one of
+// two under two-person review) or a return for correction, with reasons.
 func (s *Service) Review(ctx context.Context, p Principal, id string, req api.ReviewRequest) (*api.Application, error) {
 	if !p.Staff() {
 		return nil, api.NewError(api.CodeForbidden)
 	}
-	if err := needRole(p, api.StaffReviewer); err != nil {
-		return nil, err
-	}
-	a, err := s.loadOwned(ctx, nil, p, id)
-	if err != nil {
-		return nil, s.internal(ctx, "review", err)
-	}
-	if a.State == apply.StatePaid {
-		if _, err := s.Event(ctx, p, id, api.EventRequest{Event: apply.EvStartReview}); err != nil {
-			return nil, err
+	if req.Approve {
+		if len(req.Materials) > 0 {
+			return nil, api.NewError(api.CodeBadRequest).WithMessage(apply.Text{ZH: "批准时不能退回材料", EN: "An approval returns no materials"})
 		}
+		return s.approve(ctx, p, id, req.Reason)
 	}
-	ev := apply.EvApprove
-	if !req.Approve {
-		ev = apply.EvReject
-	}
-	return s.Event(ctx, p, id, api.EventRequest{Event: ev, Note: req.Reason})
+	return s.reject(ctx, p, id, req.Reason, req.Materials)
 }

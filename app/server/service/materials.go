@@ -98,6 +98,10 @@ func (s *Service) Checklist(ctx context.Context, p Principal, id string) (*api.C
 	if err != nil {
 		return nil, s.internal(ctx, "checklist", err)
 	}
+	rj, err := s.rejections(ctx, id)
+	if err != nil {
+		return nil, s.internal(ctx, "checklist", err)
+	}
 	rules := rulesOf(a)
 	have := present(ms)
 	out := &api.Checklist{Missing: apply.MissingMaterials(rules, have), Paper: apply.PaperMaterials(a.Kind, a.Form.HandlerIsApplicant(a.Kind))}
@@ -108,6 +112,7 @@ func (s *Service) Checklist(ctx context.Context, p Principal, id string) (*api.C
 				it.Materials = append(it.Materials, toMaterialInfo(m))
 			}
 		}
+		withRejections(rj, it.Materials)
 		it.Satisfied = len(it.Materials) > 0 || !r.Required || (r.SameAs != "" && have[r.SameAs])
 		out.Items = append(out.Items, it)
 	}

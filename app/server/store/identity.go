@@ -84,16 +84,21 @@ type Payment struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	PaidAt        time.Time
+	RefundedAt    time.Time // finance recorded the money returned
+	RefundNote    string
 }
 
-const payCols = `id, application_id, method, amount_fen, status, qr, trade_no, refund_needed, created_at, expires_at, COALESCE(paid_at, 0)`
+const payCols = `id, application_id, method, amount_fen, status, qr, trade_no, refund_needed, created_at, expires_at, COALESCE(paid_at, 0), refunded_at, refund_note`
 
 func scanPayment(row interface{ Scan(...any) error }) (*Payment, error) {
 	var p Payment
 	var refund int
-	var c, e, paid int64
-	if err := row.Scan(&p.ID, &p.ApplicationID, &p.Method, &p.AmountFen, &p.Status, &p.QR, &p.TradeNo, &refund, &c, &e, &paid); err != nil {
+	var c, e, paid, refunded int64
+	if err := row.Scan(&p.ID, &p.ApplicationID, &p.Method, &p.AmountFen, &p.Status, &p.QR, &p.TradeNo, &refund, &c, &e, &paid, &refunded, &p.RefundNote); err != nil {
 		return nil, mapErr(err)
+	}
+	if refunded != 0 {
+		p.RefundedAt = fromMicros(refunded)
 	}
 	p.RefundNeeded, p.CreatedAt, p.ExpiresAt = refund != 0, fromMicros(c), fromMicros(e)
 	if paid != 0 {
