@@ -114,6 +114,17 @@ func (m *MaterialsStep) layout(cl *api.Checklist) {
 			line := widget.NewLabel(fmt.Sprintf("✓ %s · %d×%d · %.0f DPI · %.0f KB", T("mat.uploaded"), mi.Width, mi.Height, mi.DPI, float64(mi.Bytes)/1024))
 			del := widget.NewButton(T("mat.delete"), func() { m.delete(mi.ID) })
 			it.have.Add(container.NewBorder(nil, nil, nil, del, line))
+			if r := mi.Rejection; r != nil {
+				// The reviewer's reason, beside the file it is about.
+				why := r.Reason.In(l)
+				if r.Note != "" {
+					why += "(" + r.Note + ")"
+				}
+				back := widget.NewLabel("✗ " + T("mat.returned", map[string]any{"Reason": why}))
+				back.Wrapping = fyne.TextWrapWord
+				back.Importance = widget.DangerImportance
+				it.have.Add(back)
+			}
 		}
 		if len(ci.Materials) == 0 && ci.Rule.Required && ci.Rule.SameAs == "" {
 			it.have.Add(widget.NewLabel("✗ " + T("mat.missing")))

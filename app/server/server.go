@@ -93,6 +93,8 @@ type Server struct {
 	CertPEM []byte
 	// Sandbox is the payment sandbox when DevProviders is on.
 	Sandbox *devprov.Sandbox
+	// Console is the staff review console under /staff/.
+	Console *console.Console
 
 	http      *http.Server
 	closeHSM  func()
@@ -283,7 +285,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sandbox != nil {
 		devprov.Register(h.Mux(), sandbox, devprov.NewIdentity(svc, s.URL, self))
 	}
-	console.New(svc, console.Config{Idle: cfg.ConsoleIdle, CacheDir: filepath.Join(cfg.DataDir, "pdfium-cache"), ClientAddr: h.ClientAddr, Log: cfg.Log}).Mount(h.Mux())
+	s.Console = console.New(svc, console.Config{Idle: cfg.ConsoleIdle, CacheDir: filepath.Join(cfg.DataDir, "pdfium-cache"), ClientAddr: h.ClientAddr, Log: cfg.Log})
+	s.Console.Mount(h.Mux())
 	s.Service, s.Store, s.Handler, s.Sandbox = svc, st, h, sandbox
 	s.http.Handler = h
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -66,10 +66,11 @@ type Config struct {
 
 // Console serves /staff/.
 type Console struct {
-	svc   *service.Service
-	cfg   Config
-	pages map[string]*template.Template
-	forms *formCache
+	svc    *service.Service
+	cfg    Config
+	pages  map[string]*template.Template
+	forms  *formCache
+	routes [][3]string // method, pattern, duty of each session route
 }
 
 // New builds the console.
@@ -119,9 +120,7 @@ func (c *Console) Mount(mux *http.ServeMux) {
 
 // Routes lists the console's routes that need a session, for the
 // security tests: method, path pattern, the duty it needs ("" any staff).
-func (c *Console) Routes() [][3]string { return append([][3]string(nil), routes...) }
-
-var routes [][3]string
+func (c *Console) Routes() [][3]string { return append([][3]string(nil), c.routes...) }
 
 // headers puts the console's security headers on every response.
 func (c *Console) headers(h http.Handler) http.Handler {
@@ -150,7 +149,7 @@ type req struct {
 // when the browser sends one, our own Origin.
 func (c *Console) route(mux *http.ServeMux, pattern string, duty api.StaffRole, fn func(http.ResponseWriter, *http.Request, *req)) {
 	method, path, _ := strings.Cut(pattern, " ")
-	routes = appendRoute(routes, [3]string{method, path, string(duty)})
+	c.routes = append(c.routes, [3]string{method, path, string(duty)})
 	mux.Handle(pattern, c.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := langOf(r)
 		ck, err := r.Cookie(cookieSession)
@@ -187,15 +186,6 @@ func (c *Console) route(mux *http.ServeMux, pattern string, duty api.StaffRole, 
 		ctx := service.WithClientAddr(r.Context(), c.cfg.ClientAddr(r))
 		fn(w, r.WithContext(ctx), rq)
 	})))
-}
-
-func appendRoute(rs [][3]string, r [3]string) [][3]string {
-	for _, x := range rs {
-		if x == r {
-			return rs // several consoles (tests) register the same routes
-		}
-	}
-	return append(rs, r)
 }
 
 func dutyText(d api.StaffRole) apply.Text {

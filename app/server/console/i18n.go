@@ -163,7 +163,7 @@ var funcs = template.FuncMap{
 		}
 		return t.In(shanghai).Format("2006-01-02 15:04")
 	},
-	"day": func(t time.Time) string { return t.In(shanghai).Format("2006-01-02") },
+	"day":  func(t time.Time) string { return t.In(shanghai).Format("2006-01-02") },
 	"yuan": func(fen int64) string { return apply.FormatFen(fen) },
 	"kb":   func(n int64) string { return fmt.Sprintf("%.0f KB", float64(n)/1024) },
 	"value": func(l apply.Lang, f apply.Field, v apply.Values) string {
