@@ -129,7 +129,7 @@ func (c *Console) headers(h http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Referrer-Policy", "same-origin") // no-referrer would make Chromium send Origin: null on our own forms
 		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
@@ -193,12 +193,16 @@ func dutyText(d api.StaffRole) apply.Text {
 	return apply.Text{ZH: "此操作需要“" + n.ZH + "”职责,请联系管理员", EN: "This needs the " + n.EN + " duty; ask an administrator"}
 }
 
-// sameOrigin refuses a POST whose Origin (sent by every current browser
-// on a cross-site form) is not this host.
+// sameOrigin refuses a POST from another site: browsers say where a
+// request comes from in Sec-Fetch-Site and Origin (a client that sends
+// neither is not a browser, and the CSRF token still stands).
 func (c *Console) sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
 	o := r.Header.Get("Origin")
-	if o == "" || o == "null" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
-		return o == ""
+	if o == "" || o == "null" {
+		return o == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Host == r.Host
