@@ -432,6 +432,7 @@ type appView struct {
 	Pages    []int // acceptance form pages
 	Voucher  bool
 	Approved bool // this reviewer gave one of the approvals
+	Verified bool // the history says the identity check passed
 	Cert     any
 }
 
@@ -474,6 +475,9 @@ func (c *Console) app(w http.ResponseWriter, r *http.Request, rq *req) {
 	}
 	for _, m := range a.Materials {
 		v.Voucher = v.Voucher || m.Type == apply.MatPaymentVoucher
+	}
+	for _, h := range a.History {
+		v.Verified = v.Verified || h.Event == apply.EvIdentityVerified
 	}
 	for _, ap := range info.Approvals {
 		v.Approved = v.Approved || ap.By == rq.p.AccountID

@@ -68,6 +68,8 @@ var messages = map[string]apply.Text{
 	"app.page":            {ZH: "第 %d 页", EN: "Page %d"},
 	"app.identity":        {ZH: "实名核验", EN: "Identity check"},
 	"app.noidentity":      {ZH: "尚未核验", EN: "Not checked yet"},
+	"app.verified":        {ZH: "已通过(办理记录中有核验通过)", EN: "Passed (recorded in the history)"},
+	"app.attempts":        {ZH: "已尝试 %d / %d 次", EN: "%d of %d attempts"},
 	"app.payment":         {ZH: "缴费", EN: "Payment"},
 	"app.nopayment":       {ZH: "尚未缴费", EN: "Not paid yet"},
 	"app.history":         {ZH: "办理记录", EN: "History"},
@@ -134,6 +136,13 @@ var revocationReasons = []struct {
 	{5, apply.Text{ZH: "5 停止使用", EN: "5 cessation of operation"}},
 	{9, apply.Text{ZH: "9 撤销授权", EN: "9 privilege withdrawn"}},
 	{0, apply.Text{ZH: "0 未指定", EN: "0 unspecified"}},
+}
+
+// statusText words payment and identity statuses.
+var statusText = map[string]apply.Text{
+	"unpaid": {ZH: "未支付", EN: "Unpaid"}, "pending": {ZH: "待支付/核验中", EN: "Pending"}, "paid": {ZH: "已到账", EN: "Paid"},
+	"closed": {ZH: "已关闭", EN: "Closed"}, "passed": {ZH: "已通过", EN: "Passed"}, "failed": {ZH: "未通过", EN: "Failed"},
+	"expired": {ZH: "已过期", EN: "Expired"},
 }
 
 func tr(l apply.Lang, key string, args ...any) string {
@@ -208,5 +217,11 @@ var funcs = template.FuncMap{
 		return m
 	},
 	"isEN": func(l apply.Lang) bool { return l == apply.EN },
-	"add":  func(a, b int) int { return a + b },
+	"status": func(l apply.Lang, s string) string {
+		if t, ok := statusText[s]; ok {
+			return t.In(l)
+		}
+		return s
+	},
+	"add": func(a, b int) int { return a + b },
 }

@@ -322,6 +322,9 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p Principal, appID, note 
 		if err := tx.AddPayment(ctx, pay); err != nil {
 			return err
 		}
+		if err := tx.ReleaseReviewLock(ctx, a.ID); err != nil { // finance is done with it: the reviewers' turn
+			return err
+		}
 		return tx.SavePayment(ctx, pay)
 	})
 }
