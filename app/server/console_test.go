@@ -23,12 +23,12 @@ import (
 // staffBrowser is an HTTP client that behaves as a staffBrowser does towards the
 // console: a cookie jar, no redirects followed (the tests look at them).
 type staffBrowser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 }
 
-func newStaffBrowser(t *testing.T, s *Server) *staffBrowser {
+func newStaffBrowser(t testing.TB, s *Server) *staffBrowser {
 	jar, _ := cookiejar.New(nil)
 	return &staffBrowser{t: t, base: s.URL, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -61,7 +61,7 @@ func (b *staffBrowser) do(method, path string, form url.Values, hdr ...string) r
 
 var reCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, r resp) string {
+func csrfOf(t testing.TB, r resp) string {
 	t.Helper()
 	m := reCSRF.FindSubmatch(r.body)
 	if m == nil {
@@ -74,7 +74,7 @@ func csrfOf(t *testing.T, r resp) string {
 // it, not yet logged in anywhere.
 type staffLogin struct{ id, login, password, secret string }
 
-func staffAccount(t *testing.T, s *Server, duties ...api.StaffRole) staffLogin {
+func staffAccount(t testing.TB, s *Server, duties ...api.StaffRole) staffLogin {
 	t.Helper()
 	userSeq.Lock()
 	userSeq.n++
@@ -89,7 +89,7 @@ func staffAccount(t *testing.T, s *Server, duties ...api.StaffRole) staffLogin {
 
 // consoleLogin logs a staff member into the console through its login
 // form and returns the staffBrowser with the session cookie.
-func consoleLogin(t *testing.T, s *Server, sl staffLogin) *staffBrowser {
+func consoleLogin(t testing.TB, s *Server, sl staffLogin) *staffBrowser {
 	t.Helper()
 	b := newStaffBrowser(t, s)
 	page := b.do("GET", "/staff/login", nil)

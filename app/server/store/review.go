@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,12 +88,7 @@ func (t *Tx) MaterialRejections(ctx context.Context, appID string) (map[string]*
 const rejectionsQuery = `SELECT r.material_id, r.application_id, r.reason_code, r.note, r.by_account, r.at FROM material_rejections r
 	JOIN materials m ON m.id = r.material_id WHERE r.application_id = $1 AND m.deleted_at IS NULL`
 
-func scanRejections(rows interface {
-	Next() bool
-	Scan(...any) error
-	Close() error
-	Err() error
-}, err error) (map[string]*MaterialRejection, error) {
+func scanRejections(rows *sql.Rows, err error) (map[string]*MaterialRejection, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -126,12 +122,7 @@ func (s *Store) ReviewApprovals(ctx context.Context, appID string) ([]Approval, 
 	return scanApprovals(s.query(ctx, `SELECT account_id, at FROM review_approvals WHERE application_id = $1 ORDER BY at`, appID))
 }
 
-func scanApprovals(rows interface {
-	Next() bool
-	Scan(...any) error
-	Close() error
-	Err() error
-}, err error) ([]Approval, error) {
+func scanApprovals(rows *sql.Rows, err error) ([]Approval, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
