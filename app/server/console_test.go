@@ -370,3 +370,52 @@ func TestConsoleReview(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleRefund: money that arrives for a cancelled application is on
+// finance's page, and "登记退款" records its refund once.
+func TestConsoleRefund(t *testing.T) {
+	s := startDevServer(t, "", nil)
+	ctx := context.Background()
+	c := applicant(t, s)
+	a := submitted(c, "refund01")
+	for _, ev := range []apply.Event{apply.EvMaterialsComplete, apply.EvIdentityVerified} {
+		if err := s.Service.SystemStep(ctx, a.ID, ev, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pay api.Payment
+	c.ok(c.do("POST", "/applications/"+a.ID+"/payment", api.StartPaymentRequest{Method: api.PayOnline}), &pay)
+	if err := s.Sandbox.Pay(ctx, pay.OrderID, false); err != nil { // the buyer pays just as...
+		t.Fatal(err)
+	}
+	c.ok(c.do("DELETE", "/applications/"+a.ID, nil), nil) // ...the applicant cancels
+	late, _ := s.Sandbox.NotifyParams(pay.OrderID)
+	res, err := http.PostForm(s.URL+api.Prefix+api.PathPayNotify, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+
+	fin := consoleLogin(t, s, staffAccount(t, s, api.StaffFinance))
+	page := fin.do("GET", "/staff/finance", nil)
+	if !strings.Contains(string(page.body), `data-payment="`+pay.OrderID+`"`) || !strings.Contains(string(page.body), "需退款") {
+		t.Fatalf("finance page lacks the refund: %.600s", page.body)
+	}
+	tok := csrfOf(t, page)
+	if r := fin.do("POST", "/staff/payments/"+pay.OrderID+"/refund", url.Values{"csrf": {tok}, "note": {""}}); r.status != 422 {
+		t.Fatalf("refund without a reference: %d", r.status)
+	}
+	if r := fin.do("POST", "/staff/payments/"+pay.OrderID+"/refund", url.Values{"csrf": {tok}, "note": {"退款流水 R20261203"}}); r.status != 303 {
+		t.Fatalf("refund: %d %.300s", r.status, r.body)
+	}
+	if r := fin.do("POST", "/staff/payments/"+pay.OrderID+"/refund", url.Values{"csrf": {tok}, "note": {"again"}}); r.status != 409 {
+		t.Fatalf("second refund: %d", r.status)
+	}
+	p, _ := s.Store.LatestPayment(ctx, a.ID)
+	if p.RefundedAt.IsZero() || p.RefundNote != "退款流水 R20261203" {
+		t.Fatalf("refund not recorded: %+v", p)
+	}
+	if page := fin.do("GET", "/staff/finance", nil); !strings.Contains(string(page.body), "已退款") {
+		t.Fatal("finance page does not show the refund as done")
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -145,7 +146,10 @@ func (s *Store) LatestPayment(ctx context.Context, appID string) (*Payment, erro
 // PendingPayments lists online payments still waiting, for the query
 // fallback and the timeout close.
 func (s *Store) PendingPayments(ctx context.Context) ([]*Payment, error) {
-	rows, err := s.query(ctx, `SELECT `+payCols+` FROM payments WHERE status = 'pending' ORDER BY created_at`)
+	return queryPayments(s.query(ctx, `SELECT `+payCols+` FROM payments WHERE status = 'pending' ORDER BY created_at`))
+}
+
+func queryPayments(rows *sql.Rows, err error) ([]*Payment, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -208,20 +208,7 @@ func (s *Store) ReviewLocks(ctx context.Context, now time.Time) (map[string]*Rev
 // RefundPayments lists payments flagged for refund (money that arrived
 // for a cancelled application), the recorded ones too.
 func (s *Store) RefundPayments(ctx context.Context) ([]*Payment, error) {
-	rows, err := s.query(ctx, `SELECT `+payCols+` FROM payments WHERE refund_needed = 1 ORDER BY created_at`)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryPayments(s.query(ctx, `SELECT `+payCols+` FROM payments WHERE refund_needed = 1 ORDER BY created_at`))
 }
 
 // RecordRefund marks a flagged payment returned; once only.
