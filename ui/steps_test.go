@@ -689,3 +689,29 @@ func TestOlderUploadDoesNotOverwriteNewer(t *testing.T) {
 		t.Fatalf("after the newer file is sent: %q", got)
 	}
 }
+
+// A material the reviewer returned shows the reason under that file, in
+// the window's language (the frame of the sentence is the translation
+// table's, which follows the process's language in tests).
+func TestReturnedMaterialShowsItsReason(t *testing.T) {
+	for _, tc := range []struct {
+		lang apply.Lang
+		want string
+	}{
+		{apply.ZH, "✗ 审核退回:复印件未加盖单位公章(右下角)。请删除此文件并上传新的文件,再重新提交"},
+		{apply.EN, "The copy is not stamped(右下角)"},
+	} {
+		env, rec := newTestEnv(t, tc.lang, apply.StateRejected)
+		a := env.app
+		rule, _ := apply.RuleFor(a.Kind, a.Form.Options(), a.Form.HandlerIsApplicant(a.Kind), apply.MatOrgLicense)
+		fm := &fakeMaterials{rule: rule, have: []api.MaterialInfo{{ID: "m1", Type: apply.MatOrgLicense, Width: 827, Height: 1169, DPI: 100, Bytes: 300 << 10,
+			Rejection: &api.MaterialRejection{Code: "unsealed", Reason: apply.Text{ZH: "复印件未加盖单位公章", EN: "The copy is not stamped"}, Note: "右下角"}}}}
+		m := newMaterialsStep(env, fm, &fakeSender{m: fm})
+		until(t, rec.called, func() bool { it := m.item(apply.MatOrgLicense); return it != nil && len(it.have.Objects) == 2 })
+		var got string
+		onUIWait(func() { got = m.item(apply.MatOrgLicense).have.Objects[1].(*widget.Label).Text })
+		if tc.lang == apply.ZH && got != tc.want || !strings.Contains(got, tc.want) {
+			t.Fatalf("%s: %q", tc.lang, got)
+		}
+	}
+}
