@@ -276,8 +276,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, rq *req, name s
 		pg.Lang = langOf(r)
 	}
 	pg.Approve = c.svc.ApprovalsNeeded(r.Context())
-	if f := r.URL.Query().Get("done"); f != "" && pg.Flash == "" {
-		pg.Flash = tr(pg.Lang, "done."+f)
+	if _, ok := messages["done."+r.URL.Query().Get("done")]; ok && pg.Flash == "" {
+		pg.Flash = tr(pg.Lang, "done."+r.URL.Query().Get("done"))
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].Execute(&buf, pg); err != nil {
