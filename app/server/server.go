@@ -295,7 +295,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if prov == nil {
 		prov = outbox.Log{Logger: cfg.Log}
 	}
-	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now}
+	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now, Attach: svc.Attachments}
 	go w.Run(wctx)
 	s.reminders = make(chan struct{})
 	go remind(wctx, svc, cfg.RemindEvery, cfg.Log, s.reminders)

@@ -225,8 +225,17 @@ func TestApplicationJourneyToReview(t *testing.T) {
 			}
 			// Every status change queued an SMS to the handler.
 			msgs, _ := s.Store.Messages(context.Background(), a.ID, 100)
-			if len(msgs) < 10 || msgs[0].Recipient != "13800138000" || msgs[0].Channel != "sms" {
-				t.Fatalf("outbox: %d messages", len(msgs))
+			sms, mails := 0, 0
+			for _, m := range msgs {
+				switch {
+				case m.Channel == "sms" && m.Recipient == "13800138000" && strings.HasPrefix(m.Subject, "status:"):
+					sms++
+				case m.Channel == "email" && m.Recipient == "wang@example.com" && strings.HasPrefix(m.Subject, "status:"):
+					mails++ // and the same notice by e-mail
+				}
+			}
+			if sms < 9 || mails != sms {
+				t.Fatalf("outbox: %d messages, %d SMS, %d status e-mails", len(msgs), sms, mails)
 			}
 		})
 	}

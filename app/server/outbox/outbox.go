@@ -14,9 +14,45 @@ import (
 )
 
 // Provider sends one message. A real deployment plugs in its SMS gateway
-// and mail server; Log is the development provider.
+// and mail server (Router sends each channel to its own); Log is the
+// development provider.
 type Provider interface {
-	Send(ctx context.Context, m *store.Message) error
+	Send(ctx context.Context, m *Outgoing) error
+}
+
+// Outgoing is a message as it leaves: the stored message and the files
+// made for it at sending time (the e-invoice PDF).
+type Outgoing struct {
+	*store.Message
+	Attachments []Attachment
+}
+
+// Attachment is one file of an e-mail.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Router sends SMS to SMS and e-mail to Email; a channel without a
+// provider goes to Fallback (the log, in development).
+type Router struct {
+	SMS, Email, Fallback Provider
+}
+
+// Send picks the channel's provider.
+func (r Router) Send(ctx context.Context, m *Outgoing) error {
+	p := r.Fallback
+	switch {
+	case m.Channel == "sms" && r.SMS != nil:
+		p = r.SMS
+	case m.Channel == "email" && r.Email != nil:
+		p = r.Email
+	}
+	if p == nil {
+		return fmt.Errorf("no provider for channel %q", m.Channel)
+	}
+	return p.Send(ctx, m)
 }
 
 // Log is the development provider: it writes each message to the log, and
@@ -25,8 +61,8 @@ type Log struct{ Logger *slog.Logger }
 
 // Send logs the message. The body may hold a download code, so it is
 // logged only at debug level.
-func (l Log) Send(ctx context.Context, m *store.Message) error {
-	l.Logger.InfoContext(ctx, "outbox: delivered", "channel", m.Channel, "id", m.ID, "application", m.ApplicationID, "subject", m.Subject)
+func (l Log) Send(ctx context.Context, m *Outgoing) error {
+	l.Logger.InfoContext(ctx, "outbox: delivered", "channel", m.Channel, "id", m.ID, "application", m.ApplicationID, "subject", m.Subject, "attachments", len(m.Attachments))
 	l.Logger.DebugContext(ctx, "outbox: body", "id", m.ID, "body", m.Body)
 	return nil
 }
@@ -38,6 +74,9 @@ type Worker struct {
 	Log      *slog.Logger
 	Interval time.Duration
 	Now      func() time.Time
+	// Attach makes a message's files when it is sent (nil: none). A
+	// failure is a failed attempt, retried as a gateway's is.
+	Attach func(ctx context.Context, m *store.Message) ([]Attachment, error)
 }
 
 // Backoff is the wait after the n-th failed attempt: 10 s doubling, at most
@@ -77,7 +116,15 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 	}
 	sent := 0
 	for _, m := range msgs {
-		if err := w.Provider.Send(ctx, m); err != nil {
+		out := &Outgoing{Message: m}
+		var err error
+		if w.Attach != nil {
+			out.Attachments, err = w.Attach(ctx, m)
+		}
+		if err == nil {
+			err = w.Provider.Send(ctx, out)
+		}
+		if err != nil {
 			next := w.Now().Add(Backoff(m.Attempts))
 			if merr := w.Store.MarkFailed(ctx, m.ID, err.Error(), next); merr != nil {
 				return sent, merr

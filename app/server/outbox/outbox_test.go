@@ -14,7 +14,7 @@ import (
 
 type flaky struct{ fails int }
 
-func (f *flaky) Send(ctx context.Context, m *store.Message) error {
+func (f *flaky) Send(ctx context.Context, m *Outgoing) error {
 	if f.fails > 0 {
 		f.fails--
 		return errors.New("gateway timeout")

@@ -144,6 +144,13 @@ func (s *Service) notify(ctx context.Context, tx *store.Tx, a *store.Application
 	if a.State == apply.StateRejected && a.RejectReason != "" {
 		body += "退回原因:" + a.RejectReason
 	}
+	if email := contactEmail(a); email != "" {
+		// The same notice by e-mail, for the handler's records.
+		if err := tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "email", Recipient: email,
+			Subject: "status:" + string(a.State), Body: body + "\n\n申请编号:" + a.ID, CreatedAt: s.now()}); err != nil {
+			return err
+		}
+	}
 	return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: mobile,
 		Subject: "status:" + string(a.State), Body: body, CreatedAt: s.now()})
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// UnlockApproval makes every UKEY PIN unlock wait for a staff
 	// approval after the SMS code (the CA's policy).
 	UnlockApproval bool
+	// Invoice is the seller's side of the e-invoice PDF.
+	Invoice InvoiceConfig
 }
 
 // Service is the enrollment logic over a store and a blob store.
