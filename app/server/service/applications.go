@@ -152,7 +152,8 @@ func (s *Service) notify(ctx context.Context, tx *store.Tx, a *store.Application
 		}
 	}
 	return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: mobile,
-		Subject: "status:" + string(a.State), Body: body, CreatedAt: s.now()})
+		Subject: "status:" + string(a.State), Body: body, CreatedAt: s.now(),
+		Params: map[string]string{"kind": a.Kind.Label(apply.ZH), "app": a.ID[:8], "state": a.State.Label(apply.ZH)}})
 }
 
 // CreateApplication starts a draft after the agreement is accepted

@@ -52,7 +52,7 @@ func (s *Service) issueCode(ctx context.Context, tx *store.Tx, a *store.Applicat
 		return err
 	}
 	return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: contactMobile(a),
-		Subject: "download_code", CreatedAt: now,
+		Subject: "download_code", CreatedAt: now, Params: map[string]string{"code": code, "days": fmt.Sprint(int(CodeTTL.Hours() / 24))},
 		Body: fmt.Sprintf("【证书助手】您的证书下载验证码:%s,%d 天内有效。请插入 UKEY,在证书助手“待下载证书”中输入。请勿告诉他人。", code, int(CodeTTL.Hours()/24))})
 }
 

@@ -212,7 +212,8 @@ func (s *Service) RemindRenewals(ctx context.Context) (int, error) {
 			}
 			did = true
 			body := fmt.Sprintf("【证书助手】您的数字证书(序列号尾号 %s)将于 %s 到期,还有 %d 天。请插入 UKEY,打开证书助手“我的证书”办理证书更新。", tail(c.Serial, 4), c.NotAfter.In(chinaTime).Format("2006年1月2日"), left)
-			if err := tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: contactMobile(a), Subject: fmt.Sprintf("renewal_reminder_%d", due[len(due)-1]), CreatedAt: now, Body: body}); err != nil {
+			if err := tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: contactMobile(a), Subject: fmt.Sprintf("renewal_reminder_%d", due[len(due)-1]), CreatedAt: now, Body: body,
+				Params: map[string]string{"serial": tail(c.Serial, 4), "date": c.NotAfter.In(chinaTime).Format("2006年1月2日"), "days": fmt.Sprint(left)}}); err != nil {
 				return err
 			}
 			if mail := contactEmail(a); mail != "" {

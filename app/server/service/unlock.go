@@ -181,7 +181,8 @@ func (s *Service) StartUnlock(ctx context.Context, p Principal, serial string, r
 			return err
 		}
 		return tx.Enqueue(ctx, &store.Message{ID: store.NewID(), ApplicationID: a.ID, Channel: "sms", Recipient: u.Mobile, Subject: "unlock_code", CreatedAt: now,
-			Body: fmt.Sprintf("【证书助手】您正在解锁 UKEY(序列号尾号 %s)的 PIN,验证码:%s,%d 分钟内有效。如非本人操作,请立即联系 CA 客服。", tail(serial, 4), code, int(UnlockCodeTTL.Minutes()))})
+			Params: map[string]string{"serial": tail(serial, 4), "code": code, "minutes": fmt.Sprint(int(UnlockCodeTTL.Minutes()))},
+			Body:   fmt.Sprintf("【证书助手】您正在解锁 UKEY(序列号尾号 %s)的 PIN,验证码:%s,%d 分钟内有效。如非本人操作,请立即联系 CA 客服。", tail(serial, 4), code, int(UnlockCodeTTL.Minutes()))})
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "unlock", err)

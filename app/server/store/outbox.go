@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -19,19 +20,25 @@ type Message struct {
 	Attempts      int
 	SentAt        time.Time // zero while pending
 	LastError     string
+	// Params are the message's variables for a template gateway.
+	Params map[string]string
 }
 
 // Enqueue adds a message in the same transaction as the change it reports.
 func (t *Tx) Enqueue(ctx context.Context, m *Message) error {
-	_, err := t.exec(ctx, `INSERT INTO outbox (id, application_id, channel, recipient, subject, body, created_at, next_attempt_at, attempts, last_error)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,'')`, m.ID, m.ApplicationID, m.Channel, m.Recipient, m.Subject, m.Body, micros(m.CreatedAt), micros(m.CreatedAt))
+	params, err := json.Marshal(m.Params)
+	if err != nil || m.Params == nil {
+		params = []byte("{}")
+	}
+	_, err = t.exec(ctx, `INSERT INTO outbox (id, application_id, channel, recipient, subject, body, created_at, next_attempt_at, attempts, last_error, params)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,0,'',$9)`, m.ID, m.ApplicationID, m.Channel, m.Recipient, m.Subject, m.Body, micros(m.CreatedAt), micros(m.CreatedAt), string(params))
 	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", m.Channel, err)
 	}
 	return nil
 }
 
-const msgCols = `id, application_id, channel, recipient, subject, body, created_at, next_attempt_at, attempts, COALESCE(sent_at, 0), last_error`
+const msgCols = `id, application_id, channel, recipient, subject, body, created_at, next_attempt_at, attempts, COALESCE(sent_at, 0), last_error, params`
 
 func scanMessages(s *Store, ctx context.Context, q string, args ...any) ([]*Message, error) {
 	rows, err := s.query(ctx, q, args...)
@@ -43,8 +50,12 @@ func scanMessages(s *Store, ctx context.Context, q string, args ...any) ([]*Mess
 	for rows.Next() {
 		var m Message
 		var c, n, sent int64
-		if err := rows.Scan(&m.ID, &m.ApplicationID, &m.Channel, &m.Recipient, &m.Subject, &m.Body, &c, &n, &m.Attempts, &sent, &m.LastError); err != nil {
+		var params string
+		if err := rows.Scan(&m.ID, &m.ApplicationID, &m.Channel, &m.Recipient, &m.Subject, &m.Body, &c, &n, &m.Attempts, &sent, &m.LastError, &params); err != nil {
 			return nil, mapErr(err)
+		}
+		if err := json.Unmarshal([]byte(params), &m.Params); err != nil {
+			return nil, fmt.Errorf("message %s params: %w", m.ID, err)
 		}
 		m.CreatedAt, m.NextAttemptAt = fromMicros(c), fromMicros(n)
 		if sent != 0 {

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckNamesLineAndKey(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "s")
+	if err := os.WriteFile(secret, []byte("k\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := `[server]
+addr = "0.0.0.0:8443"
+public_url = "https://ca.example.cn"
+
+[invoice]
+seller_name = "福建省数字证书认证中心"
+tax_rate_percent = 6
+
+[mail]
+host = "smtp.example.cn"
+port = 587
+username = "ca"
+password_file = "` + secret + `"
+from = "noreply@ca.example.cn"
+
+[sms]
+provider = "aliyun"
+access_key_id = "LTAI5t"
+access_key_secret_file = "` + secret + `"
+sign_name = "证书助手"
+[sms.templates]
+status = "SMS_100001"
+download_code = "SMS_100002"
+unlock_code = "SMS_100003"
+renewal = "SMS_100004"
+`
+	f, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatalf("a good file: %v", err)
+	}
+	if f.Mail.Port != 587 || f.SMS.Templates["renewal"] != "SMS_100004" {
+		t.Fatalf("decoded: %+v", f)
+	}
+	for _, tc := range []struct {
+		name, old, new string
+		line           int
+		key, zh        string
+	}{
+		{"unknown key", `port = 587`, `prot = 587`, 11, "mail.prot", "没有这个设置项"},
+		{"wrong type", `port = 587`, `port = "587"`, 11, "mail.port", "无法解析"},
+		{"port range", `port = 587`, `port = 70000`, 11, "mail.port", "端口应为"},
+		{"syntax", `host = "smtp.example.cn"`, `host = "smtp.example.cn`, 10, "", "无法解析"},
+		{"tls mode", `port = 587`, "port = 587\ntls = \"ssl\"", 12, "mail.tls", "starttls"},
+		{"secret missing", `password_file = "` + secret + `"`, `password_env = "CERTDESK_NO_SUCH_VAR"`, 13, "mail.password_env", "未设置"},
+		{"template", `renewal = "SMS_100004"`, `renewal = "100004"`, 25, "sms.templates.renewal", "模板代码"},
+		{"extra template", `renewal = "SMS_100004"`, "renewal = \"SMS_100004\"\nrenwal = \"SMS_100006\"", 26, "sms.templates.renwal", "没有这种短信"},
+		{"public url", `public_url = "https://ca.example.cn"`, `public_url = "ca.example.cn"`, 3, "server.public_url", "https://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(strings.Replace(good, tc.old, tc.new, 1)))
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("no problem found: %v", err)
+			}
+			p := ps[0]
+			if p.Line != tc.line || tc.key != "" && p.Key != tc.key || !strings.Contains(p.ZH, tc.zh) || p.EN == "" {
+				t.Fatalf("got %s", p)
+			}
+		})
+	}
+}
