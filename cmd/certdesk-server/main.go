@@ -24,7 +24,9 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/cliargs"
 	"certdesk/app/server"
+	"certdesk/app/server/config"
 	"certdesk/app/server/httpapi"
+	"certdesk/app/server/outbox"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
 	"certdesk/token"
@@ -36,6 +38,7 @@ const usage = `certdesk-server — CertDesk enrollment server
                        [--ca-passphrase-file F] [--public-url URL] [--dev-providers]
                        [--ca-pkcs11-module M --ca-token LABEL --ca-pin-file F]   (issuing CA key in an HSM)
                        [--unlock-needs-approval]   (UKEY PIN unlocks wait for staff: ukey pending / approve)
+                       [--config FILE]   (server, invoice, mail and SMS settings in one TOML file)
   certdesk-server review list [--state S]... | show ID | approve ID | reject ID --reason TEXT
   certdesk-server review revoke ID --reason-code N [--reason TEXT]   (1 key compromise, 4 superseded, 5 ceased)
   certdesk-server payment confirm ID [--reason "bank slip no."]
@@ -52,6 +55,8 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server policy approvals [1|2]   (how many reviewers approve an application; 2: two-person review)
   certdesk-server reasons list | add CODE --zh TEXT --en TEXT [--position N] | retire CODE
                        (the reasons a reviewer picks when returning a material)
+
+  certdesk-server config check FILE   (checks serve --config FILE: every problem with its line and key)
 
 The staff review console is served at /staff/ by serve (and by the client's embedded server).
 
@@ -102,6 +107,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = policyCmd(ctx, args[1:], log, stdout, stderr)
 	case "reasons":
 		err = reasonsCmd(ctx, args[1:], log, stdout, stderr)
+	case "config":
+		err = configCmd(args[1:], stdout)
 	case "payment":
 		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
 		if len(args) < 2 || args[1] != "confirm" {
@@ -165,13 +172,54 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	hsmToken := fs.String("ca-token", "", "HSM token label or serial")
 	hsmPINFile := fs.String("ca-pin-file", "", "file holding the HSM user PIN")
 	unlockApproval := fs.Bool("unlock-needs-approval", false, "every UKEY PIN unlock waits for a staff approval after the SMS code (certdesk-server ukey approve)")
+	configFile := fs.String("config", "", "the configuration file (TOML; certdesk-server config check F); flags given on the command line win")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
+	}
+	var prov outbox.Provider
+	var invoice service.InvoiceConfig
+	caPassEnv := ""
+	if *configFile != "" {
+		f, err := config.Load(*configFile)
+		if err != nil {
+			return err
+		}
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		set := func(name string, dst *string, v string) {
+			if !given[name] && v != "" {
+				*dst = v
+			}
+		}
+		sv := f.Server
+		set("addr", addr, sv.Addr)
+		set("public-url", publicURL, sv.PublicURL)
+		set("data", &c.data, sv.Data)
+		set("tls-cert", cert, sv.TLSCert)
+		set("tls-key", key, sv.TLSKey)
+		set("trust-proxy", proxy, strings.Join(sv.TrustProxy, ","))
+		set("ca-passphrase-file", passFile, sv.CAPassphraseFile)
+		if !given["dev-providers"] && sv.DevProviders {
+			*dev = true
+		}
+		if dsn, err := config.Secret(sv.DSNFile, sv.DSNEnv); err != nil {
+			return err
+		} else {
+			set("dsn", &c.dsn, dsn)
+		}
+		caPassEnv = sv.CAPassphraseEnv
+		if prov, err = f.Provider(log); err != nil {
+			return err
+		}
+		invoice = service.InvoiceConfig{SellerName: f.Invoice.SellerName, SellerTax: f.Invoice.SellerTaxID, TaxRateBP: f.TaxRateBP()}
 	}
 	if *cert == "" && !*devTLS && !*plain {
 		return usageError("serve needs --tls-cert/--tls-key, --dev-tls, or --insecure-http")
 	}
 	pass := os.Getenv("CERTDESK_CA_PASSPHRASE")
+	if caPassEnv != "" {
+		pass = os.Getenv(caPassEnv)
+	}
 	if *passFile != "" {
 		b, err := os.ReadFile(*passFile)
 		if err != nil {
@@ -193,7 +241,8 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	}
 	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
-		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Service: service.Config{UnlockApproval: *unlockApproval}})
+		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
+		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice}})
 	if err != nil {
 		return err
 	}
@@ -612,4 +661,22 @@ func reasonsCmd(ctx context.Context, args []string, log *slog.Logger, stdout, st
 		return fmt.Errorf("没有该原因 / no such reason: %s", pos[1])
 	}
 	return usageError("reasons: list, add CODE --zh TEXT --en TEXT, or retire CODE")
+}
+
+func configCmd(args []string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		return usageError("config: check FILE")
+	}
+	if _, err := config.Load(args[1]); err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintf(stdout, "%s: %s\n", args[1], p)
+			}
+			return fmt.Errorf("配置文件有 %d 处问题 / the configuration has %d problems", len(ps), len(ps))
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: 配置正确 / the configuration is valid\n", args[1])
+	return nil
 }

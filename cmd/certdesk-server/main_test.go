@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,4 +143,28 @@ func TestStaffCommands(t *testing.T) {
 	tamper(4, `UPDATE audit_log SET actor = 'cli:someone-else' WHERE seq = 4`, "entry 4")
 	tamper(5, `DELETE FROM audit_log WHERE seq = 5`, "cut off")
 	tamper(2, `DELETE FROM audit_log WHERE seq = 2`, "entry 3: expected entry 2")
+}
+
+// config check names each problem's line and key in both languages and
+// fails; a good file passes.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.toml", "[server]\naddr = \"0.0.0.0:8443\"\n\n[invoice]\nseller_name = \"福建 CA\"\n\n[mail]\nhost = \"smtp.example.cn\"\nport = 587\nfrom = \"noreply@ca.example.cn\"\n")
+	bad := write("bad.toml", "[server]\naddr = \"0.0.0.0:8443\"\n\n[mail]\nhost = \"smtp.example.cn\"\nprot = 587\nfrom = \"noreply@ca.example.cn\"\n")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", good}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "配置正确") {
+		t.Fatalf("good file: %d %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"config", "check", bad}, strings.NewReader(""), &out, &errb); code != 1 ||
+		!strings.Contains(out.String(), "bad.toml: 第 6 行 / line 6: mail.prot: 没有这个设置项") || !strings.Contains(out.String(), "no such setting") {
+		t.Fatalf("bad file: %d %q", code, out.String())
+	}
 }

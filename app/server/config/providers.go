@@ -1,0 +1,53 @@
+package config
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+
+	"certdesk/app/server/outbox"
+)
+
+// Provider builds the outbox's delivery from the file: SMTP for e-mail and
+// the SMS gateway when configured, the log for what is not.
+func (f *File) Provider(log *slog.Logger) (outbox.Provider, error) {
+	r := outbox.Router{Fallback: outbox.Log{Logger: log}}
+	if m := f.Mail; m != nil {
+		pw, err := Secret(m.PasswordFile, m.PasswordEnv)
+		if err != nil {
+			return nil, fmt.Errorf("mail password: %w", err)
+		}
+		var pool *x509.CertPool
+		if m.CAFile != "" {
+			pem, err := os.ReadFile(m.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("mail ca_file: %w", err)
+			}
+			pool = x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("mail ca_file %s: no certificate in it", m.CAFile)
+			}
+		}
+		r.Email = outbox.SMTP{Config: outbox.SMTPConfig{Host: m.Host, Port: m.Port, TLS: m.TLS, Username: m.Username, Password: pw,
+			From: m.From, FromName: m.FromName, RootCAs: pool}}
+	}
+	if s := f.SMS; s != nil {
+		secret, err := Secret(s.SecretFile, s.SecretEnv)
+		if err != nil {
+			return nil, fmt.Errorf("sms secret: %w", err)
+		}
+		r.SMS = &outbox.AliyunSMS{Endpoint: s.Endpoint, Region: s.Region, AccessKeyID: s.AccessKeyID, AccessKeySecret: secret,
+			SignName: s.SignName, Templates: s.Templates, PerMobileHour: s.PerMobileHour}
+	}
+	return r, nil
+}
+
+// TaxRateBP is the invoice's tax rate in basis points (6 % when unset).
+func (f *File) TaxRateBP() int {
+	if f.Invoice.TaxRatePercent == 0 {
+		return 600
+	}
+	return int(math.Round(f.Invoice.TaxRatePercent * 100))
+}
