@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/apply"
+	"certdesk/app/server/outbox"
 	"certdesk/app/server/service"
 )
 
@@ -417,5 +420,35 @@ func TestConsoleRefund(t *testing.T) {
 	}
 	if page := fin.do("GET", "/staff/finance", nil); !strings.Contains(string(page.body), "已退款") {
 		t.Fatal("finance page does not show the refund as done")
+	}
+}
+
+// TestConsoleShowsUndelivered: an SMS the gateway refuses stays in the
+// outbox, retried, and administrators see it with the gateway's reason.
+func TestConsoleShowsUndelivered(t *testing.T) {
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"触发号码天级流控","RequestId":"r1"}`)
+	}))
+	defer gw.Close()
+	prov := outbox.Router{SMS: &outbox.AliyunSMS{Endpoint: gw.URL, AccessKeyID: "id", AccessKeySecret: "s", SignName: "证书助手",
+		Templates: map[string]string{"status": "SMS_1"}}, Fallback: outbox.Log{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	s, err := Start(context.Background(), Config{DataDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Provider: prov,
+		Service: service.Config{Params: fastParams}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	submitted(applicant(t, s), "undeliv01") // a status SMS
+	adm := consoleLogin(t, s, staffAccount(t, s, api.StaffAdmin))
+	for i := 0; ; i++ {
+		page := adm.do("GET", "/staff/outbox", nil)
+		if strings.Contains(string(page.body), "isv.BUSINESS_LIMIT_CONTROL") && strings.Contains(string(page.body), "13800138000") {
+			break
+		}
+		if i > 50 {
+			t.Fatalf("the refused SMS is not on the page: %.800s", page.body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

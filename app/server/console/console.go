@@ -85,7 +85,7 @@ func New(svc *service.Service, cfg Config) *Console {
 		cfg.ClientAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
 	c := &Console{svc: svc, cfg: cfg, pages: map[string]*template.Template{}, forms: newFormCache(svc, cfg.CacheDir)}
-	for _, p := range []string{"login", "queue", "app", "finance", "certs", "reasons", "error"} {
+	for _, p := range []string{"login", "queue", "app", "finance", "certs", "reasons", "outbox", "error"} {
 		c.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return c
@@ -113,6 +113,7 @@ func (c *Console) Mount(mux *http.ServeMux) {
 	c.route(mux, "GET /staff/certs", api.StaffReviewer, c.certs)
 	c.route(mux, "GET /staff/reasons", api.StaffAdmin, c.reasons)
 	c.route(mux, "POST /staff/reasons", api.StaffAdmin, c.saveReason)
+	c.route(mux, "GET /staff/outbox", api.StaffAdmin, c.outbox)
 	mux.Handle("/staff/", c.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, api.NewError(api.CodeNotFound))
 	})))
@@ -636,6 +637,16 @@ func (c *Console) reasons(w http.ResponseWriter, r *http.Request, rq *req) {
 		return
 	}
 	c.render(w, r, rq, "reasons", http.StatusOK, page{Title: tr(rq.lang, "reasons.title"), Nav: "reasons", Data: rs})
+}
+
+// outbox shows the notifications that could not be delivered yet.
+func (c *Console) outbox(w http.ResponseWriter, r *http.Request, rq *req) {
+	ms, err := c.svc.Undelivered(r.Context(), rq.p)
+	if err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.render(w, r, rq, "outbox", http.StatusOK, page{Title: tr(rq.lang, "outbox.title"), Nav: "outbox", Data: ms})
 }
 
 func (c *Console) saveReason(w http.ResponseWriter, r *http.Request, rq *req) {

@@ -100,8 +100,7 @@ func TestAliyunSMS(t *testing.T) {
 		t.Fatalf("gateway got %v", got)
 	}
 	// A wrong secret is what the gateway refuses.
-	bad := *sms
-	bad.AccessKeySecret, bad.sent = "wrong", nil
+	bad := &AliyunSMS{Endpoint: srv.URL, AccessKeyID: "LTAI5tTest", AccessKeySecret: "wrong", SignName: "证书助手", Templates: sms.Templates}
 	var ge *GatewayError
 	if err := bad.Send(ctx, msg("status:paid", "13800138001", nil)); !errors.As(err, &ge) || ge.Code != "SignatureDoesNotMatch" {
 		t.Fatalf("wrong secret: %v", err)

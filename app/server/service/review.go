@@ -622,3 +622,16 @@ func (s *Service) TouchConsole(ctx context.Context, token string, idle time.Dura
 func (s *Service) CSRFToken(sessionToken string) string {
 	return s.mac("console-csrf", auth.TokenHash(sessionToken))
 }
+
+// Undelivered lists notifications the gateways refused or could not be
+// reached for, still being retried (administrators).
+func (s *Service) Undelivered(ctx context.Context, p Principal) ([]*store.Message, error) {
+	if err := needRole(p, api.StaffAdmin); err != nil {
+		return nil, err
+	}
+	ms, err := s.st.Undelivered(ctx, 200)
+	if err != nil {
+		return nil, s.internal(ctx, "undelivered", err)
+	}
+	return ms, nil
+}

@@ -66,6 +66,12 @@ func scanMessages(s *Store, ctx context.Context, q string, args ...any) ([]*Mess
 	return out, rows.Err()
 }
 
+// Undelivered returns messages that failed at least once and are not sent
+// yet, oldest first: what staff must see.
+func (s *Store) Undelivered(ctx context.Context, limit int) ([]*Message, error) {
+	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE sent_at IS NULL AND attempts > 0 ORDER BY created_at LIMIT $1`, limit)
+}
+
 // DueMessages returns up to limit pending messages whose next attempt is due.
 func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]*Message, error) {
 	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`, micros(now), limit)
