@@ -36,3 +36,16 @@ func TestCapitals(t *testing.T) {
 		t.Error("a negative amount is written")
 	}
 }
+
+func TestParseYuan(t *testing.T) {
+	for in, want := range map[string]int64{"300": 30000, "300.5": 30050, "300.50": 30050, "0.01": 1, "1000000.01": 100000001} {
+		if got, err := ParseYuan(in); err != nil || got != want {
+			t.Errorf("%q: %d %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", ".5", "1.", "1.234", "-1", "1e3", "1,000", " 1"} {
+		if _, err := ParseYuan(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

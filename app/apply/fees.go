@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The default schedule is data shipped with the program; a CA replaces it
@@ -113,4 +114,25 @@ func FormatFen(fen int64) string {
 		sign, fen = "-", -fen
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
+
+// ParseYuan reads an amount in yuan with at most two decimals ("300",
+// "300.5", "300.50") as fen, exactly: providers send amounts so, and money
+// is never a float here.
+func ParseYuan(s string) (int64, error) {
+	y, f, frac := s, "", false
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		y, f, frac = s[:i], s[i+1:], true
+	}
+	if y == "" || len(y) > 15 || frac && (len(f) == 0 || len(f) > 2) {
+		return 0, fmt.Errorf("amount %q: not yuan with up to two decimals", s)
+	}
+	var fen int64
+	for _, c := range y + (f + "00")[:2] {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("amount %q: not yuan with up to two decimals", s)
+		}
+		fen = fen*10 + int64(c-'0')
+	}
+	return fen, nil
 }

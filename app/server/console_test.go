@@ -375,7 +375,8 @@ func TestConsoleReview(t *testing.T) {
 }
 
 // TestConsoleRefund: money that arrives for a cancelled application is on
-// finance's page, and "登记退款" records its refund once.
+// finance's page; "登记退款" refunds it through the provider's API
+// (alipay.trade.refund, to the sandbox over HTTP) and records it, once.
 func TestConsoleRefund(t *testing.T) {
 	s := startDevServer(t, "", nil)
 	ctx := context.Background()
@@ -415,8 +416,12 @@ func TestConsoleRefund(t *testing.T) {
 		t.Fatalf("second refund: %d", r.status)
 	}
 	p, _ := s.Store.LatestPayment(ctx, a.ID)
-	if p.RefundedAt.IsZero() || p.RefundNote != "退款流水 R20261203" {
+	if p.RefundedAt.IsZero() || !strings.HasPrefix(p.RefundNote, "原路退回") || !strings.HasSuffix(p.RefundNote, "退款流水 R20261203") {
 		t.Fatalf("refund not recorded: %+v", p)
+	}
+	// Back the way it came: alipay.trade.refund at the sandbox, once.
+	if st, fen, refunded, _ := s.Sandbox.Trade(pay.OrderID); st != "TRADE_SUCCESS" || refunded != fen {
+		t.Fatalf("sandbox trade after the refund: %s, %d of %d refunded", st, refunded, fen)
 	}
 	if page := fin.do("GET", "/staff/finance", nil); !strings.Contains(string(page.body), "已退款") {
 		t.Fatal("finance page does not show the refund as done")

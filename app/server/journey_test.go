@@ -361,8 +361,8 @@ func TestProviderNegatives(t *testing.T) {
 	if pay.Status != "closed" {
 		t.Fatalf("timed-out order: %+v", pay)
 	}
-	if st, _ := s.Sandbox.Query(ctx, pay.OrderID); st.TradeStatus != "TRADE_CLOSED" {
-		t.Fatalf("order not closed at the provider: %+v", st)
+	if st, _, _, _ := s.Sandbox.Trade(pay.OrderID); st != "TRADE_CLOSED" {
+		t.Fatalf("order not closed at the provider: %s", st)
 	}
 
 	// An expired nonce cannot log in.

@@ -27,11 +27,13 @@ import (
 
 	"certdesk/app/api"
 	"certdesk/app/server/blob"
+	"certdesk/app/server/alipay"
 	"certdesk/app/server/ca"
 	"certdesk/app/server/console"
 	"certdesk/app/server/devprov"
 	"certdesk/app/server/httpapi"
 	"certdesk/app/server/outbox"
+	"certdesk/app/server/payprov"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
 )
@@ -272,7 +274,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			ln.Close()
 			return nil, err
 		}
-		cfg.Service.Pay = sandbox
+		// The sandbox is reached over HTTP through the same adapter a real
+		// Alipay account uses.
+		cfg.Service.Pay = payprov.Alipay{C: &alipay.Client{Gateway: sandbox.GatewayURL(), AppID: sandbox.AppID(), Key: sandbox.AppKey(),
+			AlipayKey: sandbox.PublicKey(), HTTP: self}}
 	}
 	st, svc, closeHSM, err := openParts(ctx, cfg)
 	if err != nil {

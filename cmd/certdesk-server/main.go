@@ -178,6 +178,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	}
 	var prov outbox.Provider
 	var invoice service.InvoiceConfig
+	var pay service.PayProvider
 	caPassEnv := ""
 	if *configFile != "" {
 		f, err := config.Load(*configFile)
@@ -212,6 +213,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 			return err
 		}
 		invoice = service.InvoiceConfig{SellerName: f.Invoice.SellerName, SellerTax: f.Invoice.SellerTaxID, TaxRateBP: f.TaxRateBP()}
+		if pay, err = f.Payment(); err != nil {
+			return err
+		}
 	}
 	if *cert == "" && !*devTLS && !*plain {
 		return usageError("serve needs --tls-cert/--tls-key, --dev-tls, or --insecure-http")
@@ -242,7 +246,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
-		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice}})
+		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay}})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,15 @@ type File struct {
 	Invoice Invoice `toml:"invoice"`
 	Mail    *Mail   `toml:"mail"`
 	SMS     *SMS    `toml:"sms"`
+	Alipay  *Alipay `toml:"alipay"`
+}
+
+// Alipay is the CA's Alipay merchant app (当面付).
+type Alipay struct {
+	Gateway             string `toml:"gateway"` // default https://openapi.alipay.com/gateway.do
+	AppID               string `toml:"app_id"`
+	AppPrivateKeyFile   string `toml:"app_private_key_file"`   // PEM (PKCS#1 or PKCS#8), or the bare base64 Alipay's tool writes
+	AlipayPublicKeyFile string `toml:"alipay_public_key_file"` // PEM, or bare base64
 }
 
 // Server is serve's settings (the command's flags, by the same names).
@@ -191,6 +200,22 @@ func (f *File) check(src []byte) Problems {
 		}
 		if m.Username != "" {
 			secret("mail.password", m.PasswordFile, m.PasswordEnv)
+		}
+	}
+	if a := f.Alipay; a != nil {
+		if a.AppID == "" {
+			bad("alipay.app_id", "请填写支付宝应用 APPID", "the Alipay app ID is required")
+		}
+		if a.Gateway != "" {
+			if p, err := url.Parse(a.Gateway); err != nil || p.Scheme != "https" || p.Host == "" {
+				bad("alipay.gateway", "应为 https://openapi.alipay.com/gateway.do 形式的地址", "must be an https address like https://openapi.alipay.com/gateway.do")
+			}
+		}
+		if _, err := ReadRSAPrivateKey(a.AppPrivateKeyFile); err != nil {
+			bad("alipay.app_private_key_file", "无法读取应用私钥:"+err.Error(), "cannot read the app's private key: "+err.Error())
+		}
+		if _, err := ReadRSAPublicKey(a.AlipayPublicKeyFile); err != nil {
+			bad("alipay.alipay_public_key_file", "无法读取支付宝公钥:"+err.Error(), "cannot read Alipay's public key: "+err.Error())
 		}
 	}
 	if s := f.SMS; s != nil {

@@ -1,6 +1,11 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -72,5 +77,28 @@ renewal = "SMS_100004"
 				t.Fatalf("got %s", p)
 			}
 		})
+	}
+}
+
+func TestAlipaySection(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	p8, _ := x509.MarshalPKCS8PrivateKey(key)
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	priv, pubf := filepath.Join(dir, "app.pem"), filepath.Join(dir, "alipay.txt")
+	_ = os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600)
+	_ = os.WriteFile(pubf, []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o600) // bare base64, as Alipay's console shows it
+	src := "[alipay]\napp_id = \"2021000000000000\"\napp_private_key_file = \"" + priv + "\"\nalipay_public_key_file = \"" + pubf + "\"\n"
+	f, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := f.Payment(); err != nil || p == nil || p.AppID() != "2021000000000000" {
+		t.Fatalf("payment: %v %v", p, err)
+	}
+	_, err = Parse([]byte(strings.Replace(src, priv, filepath.Join(dir, "missing.pem"), 1)))
+	var ps Problems
+	if !errors.As(err, &ps) || ps[0].Key != "alipay.app_private_key_file" || ps[0].Line != 3 {
+		t.Fatalf("missing key file: %v", err)
 	}
 }

@@ -7,7 +7,10 @@ import (
 	"math"
 	"os"
 
+	"certdesk/app/server/alipay"
 	"certdesk/app/server/outbox"
+	"certdesk/app/server/payprov"
+	"certdesk/app/server/service"
 )
 
 // Provider builds the outbox's delivery from the file: SMTP for e-mail and
@@ -50,4 +53,27 @@ func (f *File) TaxRateBP() int {
 		return 600
 	}
 	return int(math.Round(f.Invoice.TaxRatePercent * 100))
+}
+
+// Payment builds the Alipay adapter when the file has an [alipay] section
+// (nil: none; online payment is then off unless the development sandbox
+// is on).
+func (f *File) Payment() (service.PayProvider, error) {
+	a := f.Alipay
+	if a == nil {
+		return nil, nil
+	}
+	key, err := ReadRSAPrivateKey(a.AppPrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("alipay app key: %w", err)
+	}
+	pub, err := ReadRSAPublicKey(a.AlipayPublicKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("alipay public key: %w", err)
+	}
+	gw := a.Gateway
+	if gw == "" {
+		gw = "https://openapi.alipay.com/gateway.do"
+	}
+	return payprov.Alipay{C: &alipay.Client{Gateway: gw, AppID: a.AppID, Key: key, AlipayKey: pub}}, nil
 }

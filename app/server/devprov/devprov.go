@@ -1,6 +1,7 @@
 // Package devprov holds the development providers: a face-ID provider and
-// an Alipay-shaped payment sandbox that speak the same protocols as real
-// ones (signed callbacks, RSA2 notifies, query and close), with small
+// an Alipay sandbox that speak the same protocols as real ones (signed
+// callbacks; Alipay's open API with RSA2 requests, answers and notifies:
+// precreate, query, close, refund), with small
 // mobile pages at the addresses their QR codes carry, so that the whole
 // process runs end to end on one machine. Never enable them for a real CA.
 package devprov
@@ -28,25 +29,32 @@ import (
 	"certdesk/app/server/service"
 )
 
-// Sandbox is the payment sandbox: the provider side (its own RSA key pair,
-// its own order book) and the service side's view of it (PayProvider).
+// Sandbox is the payment sandbox: Alipay's side of 当面付, over HTTP at
+// /dev/alipay/gateway.do speaking the open API as Alipay does (a signed
+// form in, a signed JSON answer out; precreate, query, close, refund), with
+// its own key pair and order book, and the merchant's key pair made for
+// development. The server's payment adapter (payprov.Alipay) talks to it
+// as it would to openapi.alipay.com.
 type Sandbox struct {
-	key     *rsa.PrivateKey // the "provider's" key: signs notifies
+	key     *rsa.PrivateKey // the "provider's" key: signs answers and notifies
+	appKey  *rsa.PrivateKey // the merchant's key (development only)
 	appID   string
 	baseURL string
 	client  *http.Client
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	orders map[string]*order
+	mu      sync.Mutex
+	orders  map[string]*order
+	refunds map[string]int64 // out_request_no → fen
 }
 
 type order struct {
-	amountFen int64
-	subject   string
-	notifyURL string
-	status    string
-	tradeNo   string
+	amountFen   int64
+	subject     string
+	notifyURL   string
+	status      string
+	tradeNo     string
+	refundedFen int64
 }
 
 // NewSandbox makes a sandbox whose pages live under baseURL/dev/pay.
@@ -55,50 +63,135 @@ func NewSandbox(baseURL string, client *http.Client, log *slog.Logger) (*Sandbox
 	if err != nil {
 		return nil, err
 	}
-	return &Sandbox{key: key, appID: "2026000000000001", baseURL: strings.TrimRight(baseURL, "/"), client: client, log: log, orders: map[string]*order{}}, nil
+	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return &Sandbox{key: key, appKey: appKey, appID: "2026000000000001", baseURL: strings.TrimRight(baseURL, "/"), client: client, log: log,
+		orders: map[string]*order{}, refunds: map[string]int64{}}, nil
 }
 
-// PublicKey is the sandbox's notify-signing key, as a real provider
-// publishes its own.
+// PublicKey is the sandbox's signing key, as Alipay publishes its own.
 func (s *Sandbox) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
+
+// AppKey is the merchant's private key the sandbox knows the public half of.
+func (s *Sandbox) AppKey() *rsa.PrivateKey { return s.appKey }
 
 // AppID is the merchant app ID.
 func (s *Sandbox) AppID() string { return s.appID }
 
-// Precreate opens a trade and returns the QR payload: the sandbox page.
-func (s *Sandbox) Precreate(_ context.Context, outTradeNo string, amountFen int64, subject, notifyURL string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.orders[outTradeNo]; !ok {
-		s.orders[outTradeNo] = &order{amountFen: amountFen, subject: subject, notifyURL: notifyURL, status: "WAIT_BUYER_PAY"}
-	}
-	return s.baseURL + "/dev/pay/" + outTradeNo, nil
-}
+// GatewayURL is where the open API is served.
+func (s *Sandbox) GatewayURL() string { return s.baseURL + "/dev/alipay/gateway.do" }
 
-// Query returns a trade's status.
-func (s *Sandbox) Query(_ context.Context, outTradeNo string) (service.PayStatus, error) {
+// Trade is a trade as the sandbox holds it (the buyer's page, tests).
+func (s *Sandbox) Trade(outTradeNo string) (status string, amountFen, refundedFen int64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.orders[outTradeNo]
 	if !ok {
-		return service.PayStatus{}, fmt.Errorf("ACQ.TRADE_NOT_EXIST: %s", outTradeNo)
+		return "", 0, 0, false
 	}
-	return service.PayStatus{TradeStatus: o.status, TradeNo: o.tradeNo, AmountFen: o.amountFen}, nil
+	return o.status, o.amountFen, o.refundedFen, true
 }
 
-// Close closes an unpaid trade; a paid one stays paid.
-func (s *Sandbox) Close(_ context.Context, outTradeNo string) error {
+// ServeGateway answers the open API.
+func (s *Sandbox) ServeGateway(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	p := r.PostForm
+	method := p.Get("method")
+	answer := func(name string, v map[string]any) {
+		raw, _ := json.Marshal(v)
+		sig, _ := alipay.SignBytes(s.key, raw)
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		fmt.Fprintf(w, `{%q:%s,"sign":%q}`, name, raw, sig)
+	}
+	name := strings.ReplaceAll(method, ".", "_") + "_response"
+	fail := func(sub, msg string) {
+		answer(name, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": sub, "sub_msg": msg})
+	}
+	if p.Get("app_id") != s.appID {
+		// Alipay answers an unknown app unsigned, in error_response.
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		fmt.Fprint(w, `{"error_response":{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-app-id","sub_msg":"无效的AppID参数"}}`)
+		return
+	}
+	if err := alipay.Verify(&s.appKey.PublicKey, p); err != nil {
+		answer(name, map[string]any{"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"})
+		return
+	}
+	if ts, err := time.ParseInLocation("2006-01-02 15:04:05", p.Get("timestamp"), time.FixedZone("CST", 8*3600)); err != nil || time.Since(ts).Abs() > 15*time.Minute {
+		answer(name, map[string]any{"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-timestamp", "sub_msg": "时间戳无效"})
+		return
+	}
+	var biz map[string]string
+	if err := json.Unmarshal([]byte(p.Get("biz_content")), &biz); err != nil {
+		answer(name, map[string]any{"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-parameter", "sub_msg": "biz_content"})
+		return
+	}
+	no := biz["out_trade_no"]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o, ok := s.orders[outTradeNo]; ok && o.status == "WAIT_BUYER_PAY" {
-		o.status = "TRADE_CLOSED"
+	o := s.orders[no]
+	switch method {
+	case "alipay.trade.precreate":
+		fen, err := apply.ParseYuan(biz["total_amount"])
+		if err != nil || fen <= 0 || no == "" {
+			fail("ACQ.INVALID_PARAMETER", "参数无效")
+			return
+		}
+		if o == nil {
+			o = &order{amountFen: fen, subject: biz["subject"], notifyURL: p.Get("notify_url"), status: "WAIT_BUYER_PAY"}
+			s.orders[no] = o
+		} else if o.amountFen != fen {
+			fail("ACQ.TRADE_HAS_SUCCESS", "交易已存在且金额不同")
+			return
+		}
+		answer(name, map[string]any{"code": "10000", "msg": "Success", "out_trade_no": no, "qr_code": s.baseURL + "/dev/pay/" + no})
+	case "alipay.trade.query":
+		if o == nil {
+			fail("ACQ.TRADE_NOT_EXIST", "交易不存在")
+			return
+		}
+		answer(name, map[string]any{"code": "10000", "msg": "Success", "out_trade_no": no, "trade_no": o.tradeNo,
+			"trade_status": o.status, "total_amount": apply.FormatFen(o.amountFen)})
+	case "alipay.trade.close":
+		switch {
+		case o == nil:
+			fail("ACQ.TRADE_NOT_EXIST", "交易不存在")
+		case o.status != "WAIT_BUYER_PAY" && o.status != "TRADE_CLOSED":
+			fail("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+		default:
+			o.status = "TRADE_CLOSED"
+			answer(name, map[string]any{"code": "10000", "msg": "Success", "out_trade_no": no})
+		}
+	case "alipay.trade.refund":
+		fen, err := apply.ParseYuan(biz["refund_amount"])
+		req := biz["out_request_no"]
+		switch {
+		case o == nil:
+			fail("ACQ.TRADE_NOT_EXIST", "交易不存在")
+		case o.status != "TRADE_SUCCESS":
+			fail("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+		case err != nil || fen <= 0 || req == "":
+			fail("ACQ.INVALID_PARAMETER", "参数无效")
+		default:
+			if _, done := s.refunds[no+"/"+req]; !done {
+				if o.refundedFen+fen > o.amountFen {
+					fail("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+					return
+				}
+				s.refunds[no+"/"+req] = fen
+				o.refundedFen += fen
+			}
+			answer(name, map[string]any{"code": "10000", "msg": "Success", "out_trade_no": no, "trade_no": o.tradeNo,
+				"refund_fee": apply.FormatFen(o.refundedFen), "fund_change": "Y"})
+		}
+	default:
+		answer(name, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method", "sub_msg": "不存在的方法名"})
 	}
-	return nil
-}
-
-// VerifyNotify checks a notify with the sandbox's public key.
-func (s *Sandbox) VerifyNotify(params url.Values) error {
-	return alipay.Verify(&s.key.PublicKey, params)
 }
 
 // Pay is the buyer paying: the trade succeeds and, unless notify is false
@@ -223,6 +316,7 @@ func render(w http.ResponseWriter, status int, title string, body template.HTML)
 
 // Register mounts the development pages on mux.
 func Register(mux *http.ServeMux, sb *Sandbox, id *Identity) {
+	mux.HandleFunc("POST /dev/alipay/gateway.do", sb.ServeGateway)
 	mux.HandleFunc("GET /dev/identity/app", func(w http.ResponseWriter, r *http.Request) {
 		render(w, 200, "身份认证 APP", "<p>正式环境中,这里是身份认证 APP 的下载页。开发环境无需安装:直接扫描第二个二维码即可。</p><p>In production this page offers the verification app; in development scan the second QR code directly.</p>")
 	})
@@ -258,13 +352,13 @@ func Register(mux *http.ServeMux, sb *Sandbox, id *Identity) {
 		render(w, 200, "已提交", "<p>结果已提交,请回到电脑上的证书助手。</p><p>Done: go back to CertDesk on the PC.</p>")
 	})
 	mux.HandleFunc("GET /dev/pay/{order}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := sb.Query(r.Context(), r.PathValue("order"))
-		if err != nil {
+		status, fen, _, ok := sb.Trade(r.PathValue("order"))
+		if !ok {
 			render(w, 404, "订单不存在", "")
 			return
 		}
 		body := template.HTML(fmt.Sprintf(`<p>金额 Amount: <b>¥%s</b></p><p>状态 Status: %s</p>
-<form method="post"><button>立即支付 Pay now</button></form>`, apply.FormatFen(st.AmountFen), template.HTMLEscapeString(st.TradeStatus)))
+<form method="post"><button>立即支付 Pay now</button></form>`, apply.FormatFen(fen), template.HTMLEscapeString(status)))
 		render(w, 200, "支付宝沙箱 · 当面付", body)
 	})
 	mux.HandleFunc("POST /dev/pay/{order}", func(w http.ResponseWriter, r *http.Request) {

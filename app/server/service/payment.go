@@ -27,6 +27,12 @@ type PayProvider interface {
 	VerifyNotify(params url.Values) error
 }
 
+// Refunder is a provider that can return money itself (alipay.trade.refund);
+// without it finance returns the money by bank and records it.
+type Refunder interface {
+	Refund(ctx context.Context, outTradeNo string, amountFen int64, requestNo, reason string) error
+}
+
 // PayStatus is the provider's view of a trade.
 type PayStatus struct {
 	TradeStatus string // WAIT_BUYER_PAY, TRADE_SUCCESS, TRADE_FINISHED, TRADE_CLOSED
@@ -206,27 +212,13 @@ func (s *Service) HandlePayNotify(ctx context.Context, params url.Values) error 
 	if !status.Paid() {
 		return nil
 	}
-	fen, err := parseYuan(params.Get("total_amount"))
+	fen, err := apply.ParseYuan(params.Get("total_amount"))
 	if err != nil {
 		return err
 	}
 	return s.recordPaid(ctx, params.Get("out_trade_no"), params.Get("trade_no"), fen, "notify "+params.Get("notify_id"))
 }
 
-func parseYuan(s string) (int64, error) {
-	var y, f int64
-	parts := strings.SplitN(s, ".", 2)
-	if _, err := fmt.Sscan(parts[0], &y); err != nil {
-		return 0, fmt.Errorf("amount %q: %w", s, err)
-	}
-	if len(parts) == 2 {
-		frac := (parts[1] + "00")[:2]
-		if _, err := fmt.Sscan(frac, &f); err != nil {
-			return 0, fmt.Errorf("amount %q: %w", s, err)
-		}
-	}
-	return y*100 + f, nil
-}
 
 // recordPaid marks an online payment paid exactly once and confirms the
 // application's payment; a paid order of a cancelled application is kept

@@ -552,7 +552,23 @@ func (s *Service) RecordRefund(ctx context.Context, p Principal, paymentID, note
 	if fe := apply.CheckText("note", apply.Text{ZH: "说明", EN: "The note"}, note); fe != nil {
 		return api.ValidationError(apply.FieldErrors{*fe})
 	}
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+	pay, err := s.st.PaymentByID(ctx, paymentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.NewError(api.CodeNotFound)
+	}
+	if err != nil {
+		return s.internal(ctx, "refund", err)
+	}
+	if rf, ok := s.cfg.Pay.(Refunder); ok && pay.Method == string(api.PayOnline) && pay.RefundNeeded && pay.RefundedAt.IsZero() {
+		// Back the way it came: the provider refunds (the request number
+		// makes a second click the same refund), then it is recorded.
+		if err := rf.Refund(ctx, pay.ID, pay.AmountFen, pay.ID+"-refund", "证书申请已取消"); err != nil {
+			s.cfg.Log.WarnContext(ctx, "provider refund", "order", pay.ID, "err", err)
+			return api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "支付通道退款失败,请稍后重试:" + err.Error(), EN: "The provider's refund failed; try again later: " + err.Error()})
+		}
+		note = "原路退回 / refunded to the payer · " + note
+	}
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.RecordRefund(ctx, paymentID, note, s.now()); errors.Is(err, store.ErrNotFound) {
 			return api.NewError(api.CodeStateNotAllowed).WithMessage(apply.Text{ZH: "该款项无需退款或已登记退款", EN: "This payment needs no refund, or its refund is recorded already"})
 		} else if err != nil {

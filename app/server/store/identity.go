@@ -138,6 +138,11 @@ func (t *Tx) Payment(ctx context.Context, id string) (*Payment, error) {
 	return scanPayment(t.queryRow(ctx, q, id))
 }
 
+// PaymentByID reads one payment.
+func (s *Store) PaymentByID(ctx context.Context, id string) (*Payment, error) {
+	return scanPayment(s.queryRow(ctx, `SELECT `+payCols+` FROM payments WHERE id = $1`, id))
+}
+
 // LatestPayment is an application's newest payment attempt.
 func (s *Store) LatestPayment(ctx context.Context, appID string) (*Payment, error) {
 	return scanPayment(s.queryRow(ctx, `SELECT `+payCols+` FROM payments WHERE application_id = $1 ORDER BY created_at DESC LIMIT 1`, appID))
