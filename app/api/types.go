@@ -31,8 +31,9 @@ const (
 	PathReplace          = "/applications/{id}/replace"
 	PathLoginNonce       = "/sessions/nonce" // UKEY login challenge
 	PathUKEYLogin        = "/sessions/ukey"
-	PathPayNotify        = "/payment/notify"    // the provider's asynchronous notify
-	PathIdentityCallback = "/identity/callback" // the face-ID provider's signed result
+	PathPayNotify        = "/payment/notify"        // the provider's asynchronous notify
+	PathWeChatNotify     = "/payment/wechat/notify" // WeChat Pay's notify (API v3: signed JSON, encrypted resource)
+	PathIdentityCallback = "/identity/callback"     // the face-ID provider's signed result
 	HeaderSignature      = "X-Signature"
 	PathCRL              = "/crl"
 	PathStaffReview      = "/staff/applications"
@@ -274,7 +275,8 @@ type PaymentMethod string
 
 const (
 	PayBankTransfer PaymentMethod = "bank_transfer" // 转账电汇
-	PayOnline       PaymentMethod = "online"        // 在线支付
+	PayOnline       PaymentMethod = "online"        // 在线支付: Alipay (支付宝当面付)
+	PayWeChat       PaymentMethod = "wechat"        // 微信支付 (Native)
 )
 
 // BankAccount is the CA's account for transfers.
@@ -300,14 +302,16 @@ const (
 
 // Payment is the payment step of an application.
 type Payment struct {
-	Method    PaymentMethod `json:"method,omitempty"`
-	Quote     apply.Quote   `json:"quote"`
-	Bank      *BankAccount  `json:"bank,omitempty"`
-	OrderID   string        `json:"order_id,omitempty"`
-	QR        string        `json:"qr,omitempty"` // online payment QR payload
-	Status    string        `json:"status"`       // unpaid, pending, paid, closed
-	ExpiresAt time.Time     `json:"expires_at,omitempty"`
-	PaidAt    time.Time     `json:"paid_at,omitempty"`
+	// Methods are the ways this server takes payment now.
+	Methods   []PaymentMethod `json:"methods"`
+	Method    PaymentMethod   `json:"method,omitempty"`
+	Quote     apply.Quote     `json:"quote"`
+	Bank      *BankAccount    `json:"bank,omitempty"`
+	OrderID   string          `json:"order_id,omitempty"`
+	QR        string          `json:"qr,omitempty"` // online payment QR payload
+	Status    string          `json:"status"`       // unpaid, pending, paid, closed
+	ExpiresAt time.Time       `json:"expires_at,omitempty"`
+	PaidAt    time.Time       `json:"paid_at,omitempty"`
 }
 
 // DownloadRequest exchanges a CSR made on the UKEY and the one-time code

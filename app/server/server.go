@@ -36,6 +36,7 @@ import (
 	"certdesk/app/server/payprov"
 	"certdesk/app/server/service"
 	"certdesk/app/server/store"
+	"certdesk/app/server/wechatpay"
 )
 
 // Config configures a server.
@@ -95,6 +96,8 @@ type Server struct {
 	CertPEM []byte
 	// Sandbox is the payment sandbox when DevProviders is on.
 	Sandbox *devprov.Sandbox
+	// WeChat is the WeChat Pay sandbox when DevProviders is on.
+	WeChat *devprov.WeChat
 	// Console is the staff review console under /staff/.
 	Console *console.Console
 
@@ -268,6 +271,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.Service.PublicURL = cfg.PublicURL
 	var sandbox *devprov.Sandbox
+	var wx *devprov.WeChat
 	if cfg.DevProviders {
 		cfg.Log.Warn("development identity and payment providers are ON: anyone can pass the face check and pay with play money")
 		if sandbox, err = devprov.NewSandbox(s.URL, self, cfg.Log); err != nil {
@@ -278,6 +282,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// Alipay account uses.
 		cfg.Service.Pay = payprov.Alipay{C: &alipay.Client{Gateway: sandbox.GatewayURL(), AppID: sandbox.AppID(), Key: sandbox.AppKey(),
 			AlipayKey: sandbox.PublicKey(), HTTP: self}}
+		if wx, err = devprov.NewWeChat(s.URL, self, cfg.Log); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		cfg.Service.WeChat = payprov.WeChat{C: &wechatpay.Client{BaseURL: wx.BaseURL(), MchID: wx.MchID, AppID: wx.AppID, SerialNo: wx.Serial,
+			Key: wx.Merchant, PlatformKey: &wx.Platform.PublicKey, APIv3Key: wx.APIv3Key, HTTP: self}, Now: cfg.Service.Now}
 	}
 	st, svc, closeHSM, err := openParts(ctx, cfg)
 	if err != nil {
@@ -288,11 +298,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	h := httpapi.New(svc, cfg.Log)
 	h.TrustedProxies = cfg.TrustedProxies
 	if sandbox != nil {
-		devprov.Register(h.Mux(), sandbox, devprov.NewIdentity(svc, s.URL, self))
+		devprov.Register(h.Mux(), sandbox, wx, devprov.NewIdentity(svc, s.URL, self))
 	}
 	s.Console = console.New(svc, console.Config{Idle: cfg.ConsoleIdle, CacheDir: filepath.Join(cfg.DataDir, "pdfium-cache"), ClientAddr: h.ClientAddr, Log: cfg.Log})
 	s.Console.Mount(h.Mux())
-	s.Service, s.Store, s.Handler, s.Sandbox = svc, st, h, sandbox
+	s.Service, s.Store, s.Handler, s.Sandbox, s.WeChat = svc, st, h, sandbox, wx
 	s.http.Handler = h
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

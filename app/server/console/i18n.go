@@ -219,7 +219,9 @@ var funcs = template.FuncMap{
 		case api.PayBankTransfer:
 			return map[apply.Lang]string{apply.ZH: "转账电汇", apply.EN: "Bank transfer"}[l]
 		case api.PayOnline:
-			return map[apply.Lang]string{apply.ZH: "在线支付", apply.EN: "Online"}[l]
+			return map[apply.Lang]string{apply.ZH: "支付宝", apply.EN: "Alipay"}[l]
+		case api.PayWeChat:
+			return map[apply.Lang]string{apply.ZH: "微信支付", apply.EN: "WeChat Pay"}[l]
 		}
 		return m
 	},

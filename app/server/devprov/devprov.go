@@ -315,7 +315,8 @@ func render(w http.ResponseWriter, status int, title string, body template.HTML)
 }
 
 // Register mounts the development pages on mux.
-func Register(mux *http.ServeMux, sb *Sandbox, id *Identity) {
+func Register(mux *http.ServeMux, sb *Sandbox, wx *WeChat, id *Identity) {
+	registerWeChat(mux, wx)
 	mux.HandleFunc("POST /dev/alipay/gateway.do", sb.ServeGateway)
 	mux.HandleFunc("GET /dev/identity/app", func(w http.ResponseWriter, r *http.Request) {
 		render(w, 200, "身份认证 APP", "<p>正式环境中,这里是身份认证 APP 的下载页。开发环境无需安装:直接扫描第二个二维码即可。</p><p>In production this page offers the verification app; in development scan the second QR code directly.</p>")

@@ -67,6 +67,7 @@ func New(svc *service.Service, log *slog.Logger) *Handler {
 	h.public("POST", p+api.PathUKEYLogin, h.ukeyLogin)
 	h.public("POST", p+api.PathIdentityCallback, h.identityCallback)
 	h.public("POST", p+api.PathPayNotify, h.payNotify)
+	h.public("POST", p+api.PathWeChatNotify, h.wechatNotify)
 	h.authed("DELETE", p+api.PathLogout, h.logout)
 	h.authed("GET", p+api.PathMe, h.me)
 	h.authed("POST", p+api.PathApplications, h.createApplication)
@@ -649,6 +650,23 @@ func (h *Handler) payNotify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("success"))
+}
+
+// wechatNotify takes WeChat Pay's notify: 204 when applied (or already
+// applied), else the JSON failure WeChat Pay retries on.
+func (h *Handler) wechatNotify(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err == nil {
+		err = h.svc.HandleWeChatNotify(r.Context(), r.Header, body)
+	}
+	if err != nil {
+		h.log.WarnContext(r.Context(), "wechat notify refused", "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"code":"FAIL","message":"失败"}`))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) renew(w http.ResponseWriter, r *http.Request) {

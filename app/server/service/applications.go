@@ -453,11 +453,11 @@ func (s *Service) Event(ctx context.Context, p Principal, id string, req api.Eve
 	if err != nil {
 		return nil, s.internal(ctx, "event", err)
 	}
-	if req.Event == apply.EvCancel && s.cfg.Pay != nil {
+	if req.Event == apply.EvCancel {
 		// An open online order is closed at the provider; a payment that
 		// still arrives is flagged for refund (recordPaid).
-		if pay, err := s.st.LatestPayment(ctx, id); err == nil && pay.Status == api.PaymentPending {
-			if err := s.cfg.Pay.Close(ctx, pay.ID); err != nil {
+		if pay, err := s.st.LatestPayment(ctx, id); err == nil && pay.Status == api.PaymentPending && s.provider(api.PaymentMethod(pay.Method)) != nil {
+			if err := s.provider(api.PaymentMethod(pay.Method)).Close(ctx, pay.ID); err != nil {
 				s.cfg.Log.WarnContext(ctx, "close order", "order", pay.ID, "err", err)
 			}
 		}

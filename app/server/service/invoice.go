@@ -78,7 +78,7 @@ func (s *Service) InvoicePDF(ctx context.Context, appID, messageID string) ([]by
 		return nil, "", err
 	}
 	if pay != nil && pay.Status == api.PaymentPaid {
-		how := map[string]string{string(api.PayBankTransfer): "转账电汇", string(api.PayOnline): "在线支付"}[pay.Method]
+		how := map[string]string{string(api.PayBankTransfer): "转账电汇", string(api.PayOnline): "支付宝", string(api.PayWeChat): "微信支付"}[pay.Method]
 		in.PaidBy = strings.TrimSpace(how + " " + pay.TradeNo)
 		if pay.AmountFen != q.TotalFen {
 			return nil, "", fmt.Errorf("invoice %s: paid %d fen, schedule says %d", appID, pay.AmountFen, q.TotalFen)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -25,6 +26,34 @@ type PayProvider interface {
 	// VerifyNotify checks a notify's RSA2 signature with the provider's
 	// public key.
 	VerifyNotify(params url.Values) error
+}
+
+// WeChatNotifier reads WeChat Pay's notify (signed headers, encrypted
+// JSON): the order it pays, the trade, the amount, whether it is paid.
+type WeChatNotifier interface {
+	ParseNotify(h http.Header, body []byte) (outTradeNo, tradeNo string, amountFen int64, paid bool, err error)
+}
+
+// provider is the provider of an online method (nil: none).
+func (s *Service) provider(m api.PaymentMethod) PayProvider {
+	switch m {
+	case api.PayOnline:
+		return s.cfg.Pay
+	case api.PayWeChat:
+		return s.cfg.WeChat
+	}
+	return nil
+}
+
+// methods are the ways to pay offered now.
+func (s *Service) methods() []api.PaymentMethod {
+	out := []api.PaymentMethod{}
+	for _, m := range []api.PaymentMethod{api.PayOnline, api.PayWeChat} {
+		if s.provider(m) != nil {
+			out = append(out, m)
+		}
+	}
+	return append(out, api.PayBankTransfer)
 }
 
 // Refunder is a provider that can return money itself (alipay.trade.refund);
@@ -64,7 +93,7 @@ var DefaultBank = api.BankAccount{Name: "证书助手开发测试 CA", Number: "
 
 func (s *Service) paymentView(a *store.Application, p *store.Payment) *api.Payment {
 	q, _ := s.quote(a)
-	out := &api.Payment{Quote: q, Status: "unpaid"}
+	out := &api.Payment{Quote: q, Status: "unpaid", Methods: s.methods()}
 	if p == nil {
 		return out
 	}
@@ -84,11 +113,12 @@ func (s *Service) paymentView(a *store.Application, p *store.Payment) *api.Payme
 // account and a voucher upload, confirmed by staff) or online (a QR code
 // from the provider). Choosing again replaces an unpaid attempt.
 func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, method api.PaymentMethod) (*api.Payment, error) {
-	if method != api.PayBankTransfer && method != api.PayOnline {
-		return nil, api.NewError(api.CodeBadRequest).WithMessage(apply.Text{ZH: "请选择转账电汇或在线支付", EN: "Choose bank transfer or online payment"})
+	if method != api.PayBankTransfer && method != api.PayOnline && method != api.PayWeChat {
+		return nil, api.NewError(api.CodeBadRequest).WithMessage(apply.Text{ZH: "请选择支付宝、微信支付或转账电汇", EN: "Choose Alipay, WeChat Pay or bank transfer"})
 	}
-	if method == api.PayOnline && s.cfg.Pay == nil {
-		return nil, api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "在线支付暂不可用,请使用转账电汇", EN: "Online payment is unavailable; pay by bank transfer"})
+	prov := s.provider(method)
+	if method != api.PayBankTransfer && prov == nil {
+		return nil, api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "该支付方式暂不可用,请选择其他方式或使用转账电汇", EN: "This way to pay is unavailable; choose another or pay by bank transfer"})
 	}
 	var pay *store.Payment
 	var app *store.Application
@@ -111,7 +141,7 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 		now := s.now()
 		pay = &store.Payment{ID: "cd" + store.NewID()[:24], ApplicationID: a.ID, Method: string(method), AmountFen: q.TotalFen,
 			Status: "unpaid", CreatedAt: now, ExpiresAt: now.Add(BankPayDays * 24 * time.Hour)}
-		if method == api.PayOnline {
+		if prov != nil {
 			pay.Status, pay.ExpiresAt = api.PaymentPending, now.Add(PaymentTTL)
 		}
 		app = a
@@ -120,11 +150,15 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 	if err != nil {
 		return nil, s.internal(ctx, "start payment", err)
 	}
-	if method == api.PayOnline {
-		notify := strings.TrimRight(s.cfg.PublicURL, "/") + api.Prefix + api.PathPayNotify
+	if prov != nil {
+		path := api.PathPayNotify
+		if method == api.PayWeChat {
+			path = api.PathWeChatNotify
+		}
+		notify := strings.TrimRight(s.cfg.PublicURL, "/") + api.Prefix + path
 		// The subject is ours alone: applicant text in a signed provider
 		// field could carry a separator (issue 14).
-		qr, err := s.cfg.Pay.Precreate(ctx, pay.ID, pay.AmountFen, PaySubject, notify)
+		qr, err := prov.Precreate(ctx, pay.ID, pay.AmountFen, PaySubject, notify)
 		if err != nil {
 			s.cfg.Log.WarnContext(ctx, "precreate", "order", pay.ID, "err", err)
 			return nil, api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "支付通道暂时不可用,请稍后再试或使用转账电汇", EN: "The payment gateway is unavailable; try again later or pay by bank transfer"})
@@ -152,7 +186,7 @@ func (s *Service) PaymentStatus(ctx context.Context, p Principal, appID string) 
 	if err != nil {
 		return nil, s.internal(ctx, "payment", err)
 	}
-	if pay.Status == api.PaymentPending && s.cfg.Pay != nil && s.now().Sub(pay.CreatedAt) > queryAfter {
+	if pay.Status == api.PaymentPending && s.provider(api.PaymentMethod(pay.Method)) != nil && s.now().Sub(pay.CreatedAt) > queryAfter {
 		if err := s.reconcile(ctx, pay); err != nil {
 			s.cfg.Log.WarnContext(ctx, "payment query", "order", pay.ID, "err", err)
 		}
@@ -171,15 +205,16 @@ func (s *Service) PaymentStatus(ctx context.Context, p Principal, appID string) 
 // reconcile asks the provider about a pending payment: paid → recorded as
 // if notified; timed out → closed at the provider and here.
 func (s *Service) reconcile(ctx context.Context, pay *store.Payment) error {
-	st, err := s.cfg.Pay.Query(ctx, pay.ID)
+	prov := s.provider(api.PaymentMethod(pay.Method))
+	st, err := prov.Query(ctx, pay.ID)
 	if err != nil {
 		return err
 	}
 	if st.Paid() {
-		return s.recordPaid(ctx, pay.ID, st.TradeNo, st.AmountFen, "query")
+		return s.recordPaid(ctx, pay.Method, pay.ID, st.TradeNo, st.AmountFen, "query")
 	}
 	if s.now().After(pay.ExpiresAt) {
-		if err := s.cfg.Pay.Close(ctx, pay.ID); err != nil {
+		if err := prov.Close(ctx, pay.ID); err != nil {
 			return err
 		}
 		return s.st.InTx(ctx, func(tx *store.Tx) error {
@@ -216,21 +251,39 @@ func (s *Service) HandlePayNotify(ctx context.Context, params url.Values) error 
 	if err != nil {
 		return err
 	}
-	return s.recordPaid(ctx, params.Get("out_trade_no"), params.Get("trade_no"), fen, "notify "+params.Get("notify_id"))
+	return s.recordPaid(ctx, string(api.PayOnline), params.Get("out_trade_no"), params.Get("trade_no"), fen, "notify "+params.Get("notify_id"))
 }
 
+// HandleWeChatNotify verifies and applies WeChat Pay's notify: signed by
+// the platform key, decrypted with the API v3 key, for a WeChat order of
+// ours; a replay changes nothing.
+func (s *Service) HandleWeChatNotify(ctx context.Context, h http.Header, body []byte) error {
+	wn, ok := s.cfg.WeChat.(WeChatNotifier)
+	if !ok {
+		return api.NewError(api.CodeUnavailable)
+	}
+	no, trade, fen, paid, err := wn.ParseNotify(h, body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	if !paid {
+		return nil
+	}
+	return s.recordPaid(ctx, string(api.PayWeChat), no, trade, fen, "wechat notify")
+}
 
 // recordPaid marks an online payment paid exactly once and confirms the
 // application's payment; a paid order of a cancelled application is kept
 // and flagged for refund.
-func (s *Service) recordPaid(ctx context.Context, orderID, tradeNo string, amountFen int64, how string) error {
+func (s *Service) recordPaid(ctx context.Context, method, orderID, tradeNo string, amountFen int64, how string) error {
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		pay, err := tx.Payment(ctx, orderID)
 		if err != nil {
 			return err
 		}
-		if pay.Method != string(api.PayOnline) {
-			return fmt.Errorf("order %s is a %s, not an online order", orderID, pay.Method)
+		if pay.Method != method {
+			// One provider's word pays only its own orders.
+			return fmt.Errorf("order %s is a %s order, not %s", orderID, pay.Method, method)
 		}
 		if pay.Status == api.PaymentPaid {
 			if pay.TradeNo != tradeNo {

@@ -559,7 +559,7 @@ func (s *Service) RecordRefund(ctx context.Context, p Principal, paymentID, note
 	if err != nil {
 		return s.internal(ctx, "refund", err)
 	}
-	if rf, ok := s.cfg.Pay.(Refunder); ok && pay.Method == string(api.PayOnline) && pay.RefundNeeded && pay.RefundedAt.IsZero() {
+	if rf, ok := s.provider(api.PaymentMethod(pay.Method)).(Refunder); ok && pay.RefundNeeded && pay.RefundedAt.IsZero() {
 		// Back the way it came: the provider refunds (the request number
 		// makes a second click the same refund), then it is recorded.
 		if err := rf.Refund(ctx, pay.ID, pay.AmountFen, pay.ID+"-refund", "证书申请已取消"); err != nil {

@@ -40,8 +40,10 @@ type Config struct {
 	CA *ca.CA
 	// PublicURL is how clients and providers reach the server.
 	PublicURL string
-	// Pay is the online payment provider; nil offers bank transfer only.
-	Pay PayProvider
+	// Pay is the online payment provider (Alipay); WeChat is WeChat Pay.
+	// Neither: bank transfer only.
+	Pay    PayProvider
+	WeChat PayProvider
 	// Bank is the CA's account for transfers.
 	Bank api.BankAccount
 	// UnlockApproval makes every UKEY PIN unlock wait for a staff
