@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"certdesk/app/api"
-	"certdesk/app/server/blob"
 	"certdesk/app/server/alipay"
+	"certdesk/app/server/blob"
 	"certdesk/app/server/ca"
 	"certdesk/app/server/console"
 	"certdesk/app/server/devprov"

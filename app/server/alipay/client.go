@@ -225,4 +225,3 @@ func (c *Client) Refund(ctx context.Context, outTradeNo string, amountFen int64,
 
 // VerifyNotify checks an asynchronous notify with Alipay's public key.
 func (c *Client) VerifyNotify(params url.Values) error { return Verify(c.AlipayKey, params) }
-

@@ -54,7 +54,9 @@ type APIError struct {
 	Message string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("wechatpay %d %s: %s", e.Status, e.Code, e.Message) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wechatpay %d %s: %s", e.Status, e.Code, e.Message)
+}
 
 // Message is what is signed: lines ended by \n.
 func Message(parts ...string) string { return strings.Join(parts, "\n") + "\n" }
