@@ -104,6 +104,16 @@ func TestJourneyOrganisationOnlinePayment(t *testing.T) {
 			apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FServiceSeal: "true", apply.FDelivery: "pickup"}})
 }
 
+// The same journey paid with WeChat Pay, chosen on the payment step's
+// radio buttons, through the sandbox's API v3 over HTTP.
+func TestJourneyOrganisationWeChatPay(t *testing.T) {
+	runJourney(t, journeyCase{kind: apply.KindOrg, pay: api.PayWeChat, name: "王堃", idNum: "11010519491231002X", subject: "福州闽江数字科技有限公司",
+		form: apply.Values{apply.FUsername: "uiwx", apply.FOrgName: "福州闽江数字科技有限公司", apply.FOrgCode: "91350100M000100Y43",
+			apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号", apply.FHandlerName: "王堃", apply.FHandlerIDType: "resident",
+			apply.FHandlerID: "11010519491231002X", apply.FHandlerMobile: "13800138000", apply.FHandlerEmail: "wang@example.com",
+			apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FServiceSeal: "true", apply.FDelivery: "pickup"}})
+}
+
 func TestJourneyPersonalBankTransfer(t *testing.T) {
 	runJourney(t, journeyCase{kind: apply.KindPersonal, pay: api.PayBankTransfer, name: "李喆", idNum: "11010519491231002X", subject: "李喆",
 		form: apply.Values{apply.FUsername: "uiper", apply.FApplicantName: "李喆", apply.FApplicantIDType: "resident",
@@ -239,10 +249,20 @@ func runJourney(t *testing.T, jc journeyCase) {
 
 	// Payment.
 	ops := service.Operator("staff")
-	j.pay.Start(jc.pay)
+	if jc.pay == api.PayWeChat {
+		// Chosen as the applicant chooses: the radio button, once the
+		// server has said it takes WeChat Pay.
+		eventually(t, "WeChat Pay offered", func() bool { return len(j.pay.method.Options) == 3 })
+		onUIWait(func() { j.pay.method.SetSelected("微信扫码") })
+	} else {
+		j.pay.Start(jc.pay)
+	}
 	eventually(t, "the payment on screen", func() bool { return j.pay.Payment != nil })
 	switch jc.pay {
-	case api.PayOnline:
+	case api.PayOnline, api.PayWeChat:
+		if j.pay.Payment.Method != jc.pay {
+			t.Fatalf("paying by %s, want %s", j.pay.Payment.Method, jc.pay)
+		}
 		phone(t, j.pay.Payment.QR, nil) // the sandbox page pays and sends the signed notify
 	case api.PayBankTransfer:
 		if j.pay.Payment.Bank == nil || j.pay.Payment.Bank.Number == "" {

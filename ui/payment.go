@@ -15,7 +15,7 @@ import (
 )
 
 // PaymentStep is 费用支付: the fee from the server's schedule, then either
-// the online QR code with its live status, or the CA's bank account with
+// an Alipay or WeChat Pay QR code with its live status, or the CA's bank account with
 // the voucher upload; staff confirm a transfer, the screen follows.
 type PaymentStep struct {
 	env     stepEnv
@@ -48,16 +48,15 @@ func newPaymentStep(env stepEnv, srv paymentServer, send materialSender) *Paymen
 	p.voucher = widget.NewLabel("")
 	p.voucher.Wrapping = fyne.TextWrapWord
 	p.detail = container.NewVBox()
-	online, bank := T("pay.online"), T("pay.bank")
-	p.method = widget.NewRadioGroup([]string{online, bank}, func(v string) {
-		switch v {
-		case online:
-			p.Start(api.PayOnline)
-		case bank:
-			p.Start(api.PayBankTransfer)
+	p.method = widget.NewRadioGroup(nil, func(v string) {
+		for _, m := range payMethods {
+			if T(methodLabel[m]) == v {
+				p.Start(m)
+			}
 		}
 	})
 	p.method.Horizontal = true
+	p.offer(payMethods)
 	// The fee and the choice on the left, the QR code or the bank account
 	// on the right: the QR is whole on a 960 × 680 window (below the fee
 	// it started under the fold).
@@ -65,18 +64,39 @@ func newPaymentStep(env stepEnv, srv paymentServer, send materialSender) *Paymen
 		container.NewVBox(widget.NewLabelWithStyle(T("pay.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			p.fee, widget.NewLabel(T("pay.choose")), p.method, p.state),
 		p.detail))
-	// An order already open (the window was closed mid-payment) is shown
-	// again rather than asked for anew.
-	if a.State == apply.StatePaymentPending {
-		background(env, func(ctx context.Context) (*api.Payment, error) {
-			return srv.PaymentStatus(ctx, a.ID)
-		}, nil, func(pay *api.Payment) {
-			if pay.Method != "" {
-				p.show(pay)
-			}
-		})
-	}
+	// The server says which ways it takes payment; an order already open
+	// (the window was closed mid-payment) is shown again rather than asked
+	// for anew.
+	background(env, func(ctx context.Context) (*api.Payment, error) {
+		return srv.PaymentStatus(ctx, a.ID)
+	}, nil, func(pay *api.Payment) {
+		if len(pay.Methods) > 0 {
+			p.offer(pay.Methods)
+		}
+		if pay.Method != "" && a.State == apply.StatePaymentPending {
+			p.show(pay)
+		}
+	})
 	return p
+}
+
+// payMethods are the ways to pay, in the order offered.
+var payMethods = []api.PaymentMethod{api.PayOnline, api.PayWeChat, api.PayBankTransfer}
+
+var methodLabel = map[api.PaymentMethod]string{api.PayOnline: "pay.online", api.PayWeChat: "pay.wechat", api.PayBankTransfer: "pay.bank"}
+
+// offer shows the ways the server takes, keeping the choice made.
+func (p *PaymentStep) offer(ms []api.PaymentMethod) {
+	var opts []string
+	for _, m := range payMethods {
+		for _, have := range ms {
+			if m == have {
+				opts = append(opts, T(methodLabel[m]))
+			}
+		}
+	}
+	p.method.Options = opts
+	p.method.Refresh()
 }
 
 // money is an amount as the applicant reads it: "520.00 元", "CNY 520.00".
@@ -107,16 +127,17 @@ func (p *PaymentStep) show(pay *api.Payment) {
 	p.Payment = pay
 	// Mark the method on screen without calling OnChanged, which would
 	// start the payment again.
-	if pay.Method == api.PayOnline {
-		p.method.Selected = T("pay.online")
-	} else {
-		p.method.Selected = T("pay.bank")
+	if len(pay.Methods) > 0 {
+		p.offer(pay.Methods)
 	}
+	p.method.Selected = T(methodLabel[pay.Method])
 	p.method.Refresh()
 	p.detail.RemoveAll()
 	switch pay.Method {
 	case api.PayOnline:
 		p.detail.Add(widget.NewCard(T("pay.scan"), T("pay.scanhint"), qrImage(pay.QR, 200)))
+	case api.PayWeChat:
+		p.detail.Add(widget.NewCard(T("pay.scanwechat"), T("pay.scanhint"), qrImage(pay.QR, 200)))
 	case api.PayBankTransfer:
 		if b := pay.Bank; b != nil {
 			acct := widget.NewForm(

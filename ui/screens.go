@@ -293,6 +293,17 @@ func screenScript(ctx context.Context, w fyne.Window, cfg ScreenConfig) ([]strin
 			return r.shot("payment-online")
 		},
 		func() error {
+			// Choosing again replaces the unpaid order: WeChat Pay's QR.
+			on(func() { sh.journey.pay.method.SetSelected(T("pay.wechat")) })
+			if err := waitUI("WeChat QR", func() bool {
+				p := sh.journey.pay.Payment
+				return p != nil && p.Method == api.PayWeChat
+			}); err != nil {
+				return err
+			}
+			return r.shot("payment-wechat")
+		},
+		func() error {
 			if err := cfg.Phone(sh.journey.pay.Payment.QR, nil); err != nil {
 				return err
 			}

@@ -32,8 +32,13 @@ func TestWeChatPay(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var pay api.Payment
+		// Alipay first, then WeChat Pay: the Alipay order is closed there.
+		var ali, pay api.Payment
+		c.ok(c.do("POST", "/applications/"+a.ID+"/payment", api.StartPaymentRequest{Method: api.PayOnline}), &ali)
 		c.ok(c.do("POST", "/applications/"+a.ID+"/payment", api.StartPaymentRequest{Method: api.PayWeChat}), &pay)
+		if st, _, _, _ := s.Sandbox.Trade(ali.OrderID); st != "TRADE_CLOSED" {
+			t.Fatalf("the replaced Alipay order is %s", st)
+		}
 		if pay.Method != api.PayWeChat || pay.Status != "pending" || pay.QR == "" || len(pay.Methods) != 3 {
 			t.Fatalf("wechat order: %+v", pay)
 		}

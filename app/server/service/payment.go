@@ -120,12 +120,25 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 	if method != api.PayBankTransfer && prov == nil {
 		return nil, api.NewError(api.CodeUnavailable).WithMessage(apply.Text{ZH: "该支付方式暂不可用,请选择其他方式或使用转账电汇", EN: "This way to pay is unavailable; choose another or pay by bank transfer"})
 	}
-	var pay *store.Payment
+	var pay, replaced *store.Payment
 	var app *store.Application
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.loadOwned(ctx, tx, p, appID)
 		if err != nil {
 			return err
+		}
+		replaced = nil
+		if prev, err := s.st.LatestPayment(ctx, appID); err == nil && prev.Status == api.PaymentPending {
+			// Choosing again: the open online order is closed here (and at
+			// its provider below), so one QR code stays payable; money that
+			// still arrives on it is recorded (recordPaid).
+			if cur, err := tx.Payment(ctx, prev.ID); err == nil && cur.Status == api.PaymentPending {
+				cur.Status = api.PaymentClosed
+				if err := tx.SavePayment(ctx, cur); err != nil {
+					return err
+				}
+				replaced = cur
+			}
 		}
 		if a.State == apply.StateIdentityVerified {
 			if err := s.step(ctx, tx, a, apply.EvStartPayment, apply.ActorApplicant, p.AccountID, string(method)); err != nil {
@@ -149,6 +162,13 @@ func (s *Service) StartPayment(ctx context.Context, p Principal, appID string, m
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "start payment", err)
+	}
+	if replaced != nil {
+		if rp := s.provider(api.PaymentMethod(replaced.Method)); rp != nil {
+			if err := rp.Close(ctx, replaced.ID); err != nil {
+				s.cfg.Log.WarnContext(ctx, "close replaced order", "order", replaced.ID, "err", err)
+			}
+		}
 	}
 	if prov != nil {
 		path := api.PathPayNotify
