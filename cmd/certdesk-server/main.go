@@ -178,7 +178,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	}
 	var prov outbox.Provider
 	var invoice service.InvoiceConfig
-	var pay service.PayProvider
+	var pay, wxpay service.PayProvider
 	caPassEnv := ""
 	if *configFile != "" {
 		f, err := config.Load(*configFile)
@@ -216,6 +216,9 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		if pay, err = f.Payment(); err != nil {
 			return err
 		}
+		if wxpay, err = f.WeChatPay(); err != nil {
+			return err
+		}
 	}
 	if *cert == "" && !*devTLS && !*plain {
 		return usageError("serve needs --tls-cert/--tls-key, --dev-tls, or --insecure-http")
@@ -246,7 +249,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
-		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay}})
+		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay, WeChat: wxpay}})
 	if err != nil {
 		return err
 	}

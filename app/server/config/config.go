@@ -28,6 +28,19 @@ type File struct {
 	Mail    *Mail   `toml:"mail"`
 	SMS     *SMS    `toml:"sms"`
 	Alipay  *Alipay `toml:"alipay"`
+	WeChat  *WeChat `toml:"wechatpay"`
+}
+
+// WeChat is the CA's WeChat Pay merchant (API v3, Native).
+type WeChat struct {
+	BaseURL          string `toml:"base_url"` // default https://api.mch.weixin.qq.com
+	MchID            string `toml:"mchid"`
+	AppID            string `toml:"appid"`
+	SerialNo         string `toml:"merchant_serial_no"`
+	MerchantKeyFile  string `toml:"merchant_private_key_file"`
+	PlatformCertFile string `toml:"platform_certificate_file"` // the platform certificate (PEM) whose key signs answers and notifies
+	APIv3KeyFile     string `toml:"apiv3_key_file"`
+	APIv3KeyEnv      string `toml:"apiv3_key_env"`
 }
 
 // Alipay is the CA's Alipay merchant app (当面付).
@@ -216,6 +229,21 @@ func (f *File) check(src []byte) Problems {
 		}
 		if _, err := ReadRSAPublicKey(a.AlipayPublicKeyFile); err != nil {
 			bad("alipay.alipay_public_key_file", "无法读取支付宝公钥:"+err.Error(), "cannot read Alipay's public key: "+err.Error())
+		}
+	}
+	if w := f.WeChat; w != nil {
+		if w.MchID == "" || w.AppID == "" || w.SerialNo == "" {
+			bad("wechatpay.mchid", "请填写商户号、AppID 与商户证书序列号(mchid、appid、merchant_serial_no)", "mchid, appid and merchant_serial_no are required")
+		}
+		if _, err := ReadRSAPrivateKey(w.MerchantKeyFile); err != nil {
+			bad("wechatpay.merchant_private_key_file", "无法读取商户私钥:"+err.Error(), "cannot read the merchant key: "+err.Error())
+		}
+		if _, err := ReadCertificateKey(w.PlatformCertFile); err != nil {
+			bad("wechatpay.platform_certificate_file", "无法读取微信支付平台证书:"+err.Error(), "cannot read the platform certificate: "+err.Error())
+		}
+		secret("wechatpay.apiv3_key", w.APIv3KeyFile, w.APIv3KeyEnv)
+		if k, err := Secret(w.APIv3KeyFile, w.APIv3KeyEnv); err == nil && k != "" && len(k) != 32 {
+			bad("wechatpay.apiv3_key_file", "APIv3 密钥应为 32 个字符", "the API v3 key is 32 characters")
 		}
 	}
 	if s := f.SMS; s != nil {

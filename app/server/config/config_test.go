@@ -4,13 +4,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckNamesLineAndKey(t *testing.T) {
@@ -100,5 +103,35 @@ func TestAlipaySection(t *testing.T) {
 	var ps Problems
 	if !errors.As(err, &ps) || ps[0].Key != "alipay.app_private_key_file" || ps[0].Line != 3 {
 		t.Fatalf("missing key file: %v", err)
+	}
+}
+
+func TestWeChatPaySection(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Tenpay.com Root CA"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		_ = os.WriteFile(p, b, 0o600)
+		return p
+	}
+	mk := write("apiclient_key.pem", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	cert := write("wechatpay_platform.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	v3 := write("apiv3", []byte("0123456789abcdef0123456789abcdef\n"))
+	src := "[wechatpay]\nmchid = \"1900000109\"\nappid = \"wx2026\"\nmerchant_serial_no = \"5157F09E\"\nmerchant_private_key_file = \"" + mk +
+		"\"\nplatform_certificate_file = \"" + cert + "\"\napiv3_key_file = \"" + v3 + "\"\n"
+	f, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := f.WeChatPay(); err != nil || p == nil || p.AppID() != "1900000109" {
+		t.Fatalf("wechat: %v %v", p, err)
+	}
+	short := write("short", []byte("tooshort"))
+	_, err = Parse([]byte(strings.Replace(src, v3, short, 1)))
+	var ps Problems
+	if !errors.As(err, &ps) || ps[0].Key != "wechatpay.apiv3_key_file" || ps[0].Line != 7 || !strings.Contains(ps[0].ZH, "32") {
+		t.Fatalf("short API v3 key: %v", err)
 	}
 }

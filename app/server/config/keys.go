@@ -69,3 +69,20 @@ func ReadRSAPublicKey(path string) (*rsa.PublicKey, error) {
 	}
 	return rk, nil
 }
+
+// ReadCertificateKey reads a certificate (PEM) and returns its RSA key.
+func ReadCertificateKey(path string) (*rsa.PublicKey, error) {
+	der, err := keyDER(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, errors.New("not a certificate")
+	}
+	k, ok := c.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an RSA certificate")
+	}
+	return k, nil
+}

@@ -11,6 +11,7 @@ import (
 	"certdesk/app/server/outbox"
 	"certdesk/app/server/payprov"
 	"certdesk/app/server/service"
+	"certdesk/app/server/wechatpay"
 )
 
 // Provider builds the outbox's delivery from the file: SMTP for e-mail and
@@ -53,6 +54,32 @@ func (f *File) TaxRateBP() int {
 		return 600
 	}
 	return int(math.Round(f.Invoice.TaxRatePercent * 100))
+}
+
+// WeChatPay builds the WeChat Pay adapter when the file has a
+// [wechatpay] section (nil: none).
+func (f *File) WeChatPay() (service.PayProvider, error) {
+	w := f.WeChat
+	if w == nil {
+		return nil, nil
+	}
+	key, err := ReadRSAPrivateKey(w.MerchantKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay merchant key: %w", err)
+	}
+	plat, err := ReadCertificateKey(w.PlatformCertFile)
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay platform certificate: %w", err)
+	}
+	v3, err := Secret(w.APIv3KeyFile, w.APIv3KeyEnv)
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay API v3 key: %w", err)
+	}
+	base := w.BaseURL
+	if base == "" {
+		base = "https://api.mch.weixin.qq.com"
+	}
+	return payprov.WeChat{C: &wechatpay.Client{BaseURL: base, MchID: w.MchID, AppID: w.AppID, SerialNo: w.SerialNo, Key: key, PlatformKey: plat, APIv3Key: []byte(v3)}}, nil
 }
 
 // Payment builds the Alipay adapter when the file has an [alipay] section
