@@ -81,6 +81,9 @@ type Config struct {
 	// RemindEvery is how often the renewal-reminder job runs (default an
 	// hour; it also runs at start). Every run is idempotent.
 	RemindEvery time.Duration
+	// NoMigrate leaves the schema to `certdesk-server migrate` and refuses
+	// a database that is behind (instances sharing one database).
+	NoMigrate bool
 	// ConsoleIdle ends a staff console session after this long without a
 	// request (default 15 minutes).
 	ConsoleIdle time.Duration
@@ -159,7 +162,7 @@ func openParts(ctx context.Context, cfg Config) (*store.Store, *service.Service,
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "certdesk.db")
 	}
-	st, err := store.Open(ctx, dsn)
+	st, err := store.OpenWith(ctx, dsn, store.Options{NoMigrate: cfg.NoMigrate})
 	if err != nil {
 		return nil, nil, nil, err
 	}

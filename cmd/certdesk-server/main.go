@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"os/user"
 	"strconv"
@@ -56,6 +57,7 @@ const usage = `certdesk-server — CertDesk enrollment server
   certdesk-server reasons list | add CODE --zh TEXT --en TEXT [--position N] | retire CODE
                        (the reasons a reviewer picks when returning a material)
 
+  certdesk-server migrate   (applies schema changes once, before instances started with serve --no-migrate)
   certdesk-server config check FILE   (checks serve --config FILE: every problem with its line and key)
 
 The staff review console is served at /staff/ by serve (and by the client's embedded server).
@@ -109,6 +111,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = reasonsCmd(ctx, args[1:], log, stdout, stderr)
 	case "config":
 		err = configCmd(args[1:], stdout)
+	case "migrate":
+		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "payment":
 		err = review(ctx, append([]string{"confirm-payment"}, args[2:]...), log, stdout, stderr)
 		if len(args) < 2 || args[1] != "confirm" {
@@ -172,6 +176,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	hsmToken := fs.String("ca-token", "", "HSM token label or serial")
 	hsmPINFile := fs.String("ca-pin-file", "", "file holding the HSM user PIN")
 	unlockApproval := fs.Bool("unlock-needs-approval", false, "every UKEY PIN unlock waits for a staff approval after the SMS code (certdesk-server ukey approve)")
+	noMigrate := fs.Bool("no-migrate", false, "leave the schema to certdesk-server migrate and refuse a database that is behind (several instances on one database)")
 	configFile := fs.String("config", "", "the configuration file (TOML; certdesk-server config check F); flags given on the command line win")
 	if _, err := cliargs.Parse(fs, args); err != nil {
 		return usageError(err.Error())
@@ -246,7 +251,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
 	}
-	s, err := server.Start(ctx, server.Config{HSM: hsm, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
 		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay, WeChat: wxpay}})
@@ -685,5 +690,26 @@ func configCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: 配置正确 / the configuration is valid\n", args[1])
+	return nil
+}
+
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := commandFlags("migrate", stderr)
+	if pos, err := cliargs.Parse(fs, args); err != nil || len(pos) > 0 {
+		return usageError("migrate takes no arguments but --data / --dsn")
+	}
+	dsn := c.dsn
+	if dsn == "" {
+		if err := os.MkdirAll(c.data, 0o700); err != nil {
+			return err
+		}
+		dsn = filepath.Join(c.data, "certdesk.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(stdout, "数据库结构已是最新 / the schema is up to date")
 	return nil
 }

@@ -168,3 +168,28 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatalf("bad file: %d %q", code, out.String())
 	}
 }
+
+// serve --no-migrate refuses a database whose schema is behind and names
+// the command; migrate brings it up to date, once.
+func TestMigrateBeforeInstances(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	var out, errb bytes.Buffer
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if code := run(cctx, []string{"serve", "--insecure-http", "--addr", "127.0.0.1:0", "--no-migrate", "--data", dir}, strings.NewReader(""), &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "run certdesk-server migrate first") {
+		t.Fatalf("serve --no-migrate on an empty database: %d %s", code, errb.String())
+	}
+	for i := 0; i < 2; i++ {
+		out.Reset()
+		if code := run(ctx, []string{"migrate", "--data", dir}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "up to date") {
+			t.Fatalf("migrate %d: %d %s %s", i, code, out.String(), errb.String())
+		}
+	}
+	s, err := server.Start(ctx, server.Config{DataDir: dir, NoMigrate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("an instance after migrate: %v", err)
+	}
+	s.Close()
+}

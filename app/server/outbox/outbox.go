@@ -6,6 +6,8 @@ package outbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -77,7 +79,17 @@ type Worker struct {
 	// Attach makes a message's files when it is sent (nil: none). A
 	// failure is a failed attempt, retried as a gateway's is.
 	Attach func(ctx context.Context, m *store.Message) ([]Attachment, error)
+
+	owner string // this worker's lease name, made at its first run
 }
+
+// Lease is how long a worker holds the messages it claimed: far longer
+// than a send takes; when a worker's instance dies, another takes its
+// messages over once it runs out. A message the dead instance had handed
+// to a gateway but not marked sent is sent again then: delivery is at
+// least once, and the e-mail's Message-ID and the SMS's OutId are the
+// message's own, for a receiver that drops duplicates.
+const Lease = time.Minute
 
 // Backoff is the wait after the n-th failed attempt: 10 s doubling, at most
 // an hour.
@@ -110,7 +122,12 @@ func (w *Worker) Run(ctx context.Context) {
 
 // Once delivers what is due now and returns how many were sent.
 func (w *Worker) Once(ctx context.Context) (int, error) {
-	msgs, err := w.Store.DueMessages(ctx, w.Now(), 100)
+	if w.owner == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		w.owner = hex.EncodeToString(b[:])
+	}
+	msgs, err := w.Store.ClaimDue(ctx, w.owner, w.Now(), Lease, 100)
 	if err != nil {
 		return 0, fmt.Errorf("due messages: %w", err)
 	}
@@ -126,12 +143,12 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 		}
 		if err != nil {
 			next := w.Now().Add(Backoff(m.Attempts))
-			if merr := w.Store.MarkFailed(ctx, m.ID, err.Error(), next); merr != nil {
+			if merr := w.Store.MarkFailed(ctx, m.ID, w.owner, err.Error(), next); merr != nil {
 				return sent, merr
 			}
 			continue
 		}
-		if err := w.Store.MarkSent(ctx, m.ID, w.Now()); err != nil {
+		if err := w.Store.MarkSent(ctx, m.ID, w.owner, w.Now()); err != nil {
 			return sent, err
 		}
 		sent++

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -45,6 +46,10 @@ func scanMessages(s *Store, ctx context.Context, q string, args ...any) ([]*Mess
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	return scanRows(rows)
+}
+
+func scanRows(rows *sql.Rows) ([]*Message, error) {
 	defer rows.Close()
 	var out []*Message
 	for rows.Next() {
@@ -72,24 +77,86 @@ func (s *Store) Undelivered(ctx context.Context, limit int) ([]*Message, error) 
 	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE sent_at IS NULL AND attempts > 0 ORDER BY created_at LIMIT $1`, limit)
 }
 
-// DueMessages returns up to limit pending messages whose next attempt is due.
-func (s *Store) DueMessages(ctx context.Context, now time.Time, limit int) ([]*Message, error) {
-	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`, micros(now), limit)
-}
 
 // Messages lists the outbox, newest first; applicationID "" for all.
 func (s *Store) Messages(ctx context.Context, applicationID string, limit int) ([]*Message, error) {
 	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE $1 = '' OR application_id = $1 ORDER BY created_at DESC LIMIT $2`, applicationID, limit)
 }
 
-// MarkSent records a delivery.
-func (s *Store) MarkSent(ctx context.Context, id string, at time.Time) error {
-	_, err := s.exec(ctx, `UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2`, micros(at), id)
+// ClaimDue leases up to limit due messages to owner until now+lease and
+// returns them: messages leased to another owner whose lease has not run
+// out are left alone, and on PostgreSQL rows another instance is claiming
+// at this moment are skipped (FOR UPDATE SKIP LOCKED), so two instances
+// never take the same message.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Message, error) {
+	lock := ""
+	if s.engine == Postgres {
+		lock = ` FOR UPDATE SKIP LOCKED`
+	}
+	var out []*Message
+	err := s.InTx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 AND lease_until <= $1
+			ORDER BY next_attempt_at LIMIT $2`+lock, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, id := range ids {
+			r, err := tx.exec(ctx, `UPDATE outbox SET lease_until = $1, lease_owner = $2 WHERE id = $3 AND sent_at IS NULL AND lease_until <= $4`,
+				micros(now.Add(lease)), owner, id, micros(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 1 {
+				m, err := scanOne(tx.query(ctx, `SELECT `+msgCols+` FROM outbox WHERE id = $1`, id))
+				if err != nil {
+					return err
+				}
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, mapErr(err)
+}
+
+func scanOne(rows *sql.Rows, err error) (*Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	ms, err := scanRows(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) != 1 {
+		return nil, ErrNotFound
+	}
+	return ms[0], nil
+}
+
+// MarkSent records a delivery by the lease's owner ("" for any).
+func (s *Store) MarkSent(ctx context.Context, id, owner string, at time.Time) error {
+	_, err := s.exec(ctx, `UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = '', lease_until = 0 WHERE id = $2 AND ($3 = '' OR lease_owner = $3)`, micros(at), id, owner)
 	return mapErr(err)
 }
 
-// MarkFailed records a failed attempt and when to try again.
-func (s *Store) MarkFailed(ctx context.Context, id string, reason string, next time.Time) error {
-	_, err := s.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3`, reason, micros(next), id)
+// MarkFailed records a failed attempt and when to try again, and ends the
+// lease.
+func (s *Store) MarkFailed(ctx context.Context, id, owner, reason string, next time.Time) error {
+	_, err := s.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, lease_until = 0 WHERE id = $3 AND ($4 = '' OR lease_owner = $4)`,
+		reason, micros(next), id, owner)
 	return mapErr(err)
 }

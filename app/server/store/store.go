@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -74,7 +75,21 @@ type Store struct {
 
 // Open connects to dsn and applies the migrations. dsn is a PostgreSQL URL
 // (postgres://…) or a SQLite file path (optionally sqlite:///path).
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string) (*Store, error) { return OpenWith(ctx, dsn, Options{}) }
+
+// Options tune Open.
+type Options struct {
+	// NoMigrate leaves the schema alone and refuses a database whose
+	// schema is behind (ErrSchemaBehind): instances of a server that share
+	// one database start after `certdesk-server migrate` ran once.
+	NoMigrate bool
+}
+
+// ErrSchemaBehind: migrations are pending and Options.NoMigrate is set.
+var ErrSchemaBehind = errors.New("the database schema is behind this version: run certdesk-server migrate first")
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	var s Store
 	var err error
 	switch {
@@ -113,7 +128,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.engine, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, o.NoMigrate); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -147,14 +162,32 @@ func (s *Store) checkpoints(every time.Duration) {
 	}
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, checkOnly bool) error {
 	dialect := goose.DialectSQLite3
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if s.engine == Postgres {
 		dialect = goose.DialectPostgres
+		// Instances started together take turns: a session advisory lock
+		// around the migrations, so each change is applied once.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, s.db, mustSub(migrations, "migrations"), goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, s.db, mustSub(migrations, "migrations"), opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
+	}
+	if checkOnly {
+		pending, err := p.HasPending(ctx)
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		if pending {
+			return ErrSchemaBehind
+		}
+		return nil
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
