@@ -77,7 +77,6 @@ func (s *Store) Undelivered(ctx context.Context, limit int) ([]*Message, error) 
 	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE sent_at IS NULL AND attempts > 0 ORDER BY created_at LIMIT $1`, limit)
 }
 
-
 // Messages lists the outbox, newest first; applicationID "" for all.
 func (s *Store) Messages(ctx context.Context, applicationID string, limit int) ([]*Message, error) {
 	return scanMessages(s, ctx, `SELECT `+msgCols+` FROM outbox WHERE $1 = '' OR application_id = $1 ORDER BY created_at DESC LIMIT $2`, applicationID, limit)
