@@ -348,6 +348,9 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	} else {
 		login = apply.NormalizeMobile(login)
 	}
+	if w := s.sharedWait(ctx, login, now); w > 0 {
+		return nil, rateLimited(w) // locked by failures on other instances too
+	}
 	// Both attempts are counted before argon2 runs: concurrent guesses
 	// cannot all be evaluated.
 	byLogin, w := s.loginThrottle.Begin(login, now)
@@ -370,7 +373,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	s.passwordChecks.Add(1)
 	if a == nil || a.Disabled || auth.Verify(req.Password, a.PasswordHash) != nil {
 		now := s.now()
-		if lock := max(byLogin.Fail(now), byAddr.Fail(now)); lock > 0 {
+		if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, login, now)); lock > 0 {
 			return nil, rateLimited(lock)
 		}
 		return nil, api.NewError(api.CodeBadCredentials)
@@ -386,7 +389,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 		}
 		if !ok {
 			now := s.now()
-			if lock := max(byLogin.Fail(now), byAddr.Fail(now)); lock > 0 {
+			if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, login, now)); lock > 0 {
 				return nil, rateLimited(lock)
 			}
 			if len(a.TOTPSecret) == 0 {
@@ -397,9 +400,49 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 			return nil, api.NewError(api.CodeBadCredentials)
 		}
 	}
+	s.sharedForgive(ctx, login)
 	byLogin.Succeed(true)
 	byAddr.Succeed(false)
 	return s.openSession(ctx, a, "")
+}
+
+// Login locks are shared through the database when it is PostgreSQL:
+// that is how several instances run, and five wrong passwords spread over
+// them must lock the name on all. On SQLite (one instance) the in-memory
+// throttle alone decides, with no write on every failure. A database
+// error here leaves the in-memory throttle in charge.
+func (s *Service) sharedLogins() bool { return s.st.Engine() == store.Postgres }
+
+func (s *Service) sharedWait(ctx context.Context, login string, now time.Time) time.Duration {
+	if !s.sharedLogins() {
+		return 0
+	}
+	w, err := s.st.ThrottleWait(ctx, "login:"+login, now)
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "shared login lock", "err", err)
+	}
+	return w
+}
+
+func (s *Service) sharedFail(ctx context.Context, login string, now time.Time) time.Duration {
+	if !s.sharedLogins() {
+		return 0
+	}
+	t := s.loginThrottle
+	d, err := s.st.ThrottleFail(ctx, "login:"+login, now, t.Free, t.Window, t.Base, t.Max)
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "shared login failure", "err", err)
+	}
+	return d
+}
+
+func (s *Service) sharedForgive(ctx context.Context, login string) {
+	if !s.sharedLogins() {
+		return
+	}
+	if err := s.st.ThrottleForgive(ctx, "login:"+login); err != nil {
+		s.cfg.Log.WarnContext(ctx, "shared login forgive", "err", err)
+	}
 }
 
 func (s *Service) openSession(ctx context.Context, a *store.Account, certSerial string) (*api.Session, error) {
