@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -12,7 +13,8 @@ import (
 
 // TestLoginLockAcrossInstances: three server instances on one PostgreSQL
 // database; five wrong passwords spread over them lock the login name on
-// every instance, the right password included.
+// every instance, the right password included; thirty failures from one
+// address spread over them lock the address on all.
 func TestLoginLockAcrossInstances(t *testing.T) {
 	dsn := engines(t)["postgres"]
 	if dsn == "" {
@@ -39,5 +41,19 @@ func TestLoginLockAcrossInstances(t *testing.T) {
 	for _, s := range inst {
 		cl := newClient(t, s)
 		cl.wantErr(cl.do("POST", api.PathLogin, api.LoginRequest{Login: c.login, Password: c.password}), 429, api.CodeRateLimited)
+	}
+
+	// The address has five failures from above; 25 more on 25 names over
+	// the three instances (no instance sees more than nine) make thirty.
+	for i := 0; i < 25; i++ {
+		cl := newClient(t, inst[i%3])
+		r := cl.do("POST", api.PathLogin, api.LoginRequest{Login: fmt.Sprintf("1390000%04d", i), Password: "wrong-password-1"})
+		if i == 24 && r.status != 429 || i < 24 && r.status != 401 {
+			t.Fatalf("failure %d from the address: %d %s", i+1, r.status, r.body)
+		}
+	}
+	for _, s := range inst {
+		cl := newClient(t, s)
+		cl.wantErr(cl.do("POST", api.PathLogin, api.LoginRequest{Login: "13900009999", Password: "wrong-password-1"}), 429, api.CodeRateLimited)
 	}
 }

@@ -348,7 +348,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	} else {
 		login = apply.NormalizeMobile(login)
 	}
-	if w := s.sharedWait(ctx, login, now); w > 0 {
+	if w := max(s.sharedWait(ctx, "login:"+login, now), s.sharedWait(ctx, "addr:"+addr, now)); w > 0 {
 		return nil, rateLimited(w) // locked by failures on other instances too
 	}
 	// Both attempts are counted before argon2 runs: concurrent guesses
@@ -373,7 +373,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	s.passwordChecks.Add(1)
 	if a == nil || a.Disabled || auth.Verify(req.Password, a.PasswordHash) != nil {
 		now := s.now()
-		if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, login, now)); lock > 0 {
+		if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, s.loginThrottle, "login:"+login, now), s.sharedFail(ctx, s.addrThrottle, "addr:"+addr, now)); lock > 0 {
 			return nil, rateLimited(lock)
 		}
 		return nil, api.NewError(api.CodeBadCredentials)
@@ -389,7 +389,7 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 		}
 		if !ok {
 			now := s.now()
-			if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, login, now)); lock > 0 {
+			if lock := max(byLogin.Fail(now), byAddr.Fail(now), s.sharedFail(ctx, s.loginThrottle, "login:"+login, now), s.sharedFail(ctx, s.addrThrottle, "addr:"+addr, now)); lock > 0 {
 				return nil, rateLimited(lock)
 			}
 			if len(a.TOTPSecret) == 0 {
@@ -400,47 +400,46 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 			return nil, api.NewError(api.CodeBadCredentials)
 		}
 	}
-	s.sharedForgive(ctx, login)
+	s.sharedForgive(ctx, "login:"+login) // an address is not forgiven: one good login among many bad ones
 	byLogin.Succeed(true)
 	byAddr.Succeed(false)
 	return s.openSession(ctx, a, "")
 }
 
-// Login locks are shared through the database when it is PostgreSQL:
-// that is how several instances run, and five wrong passwords spread over
-// them must lock the name on all. On SQLite (one instance) the in-memory
+// Login locks (per name and per client address) are shared through the
+// database when it is PostgreSQL: that is how several instances run, and
+// five wrong passwords spread over them must lock the name on all. On SQLite (one instance) the in-memory
 // throttle alone decides, with no write on every failure. A database
 // error here leaves the in-memory throttle in charge.
 func (s *Service) sharedLogins() bool { return s.st.Engine() == store.Postgres }
 
-func (s *Service) sharedWait(ctx context.Context, login string, now time.Time) time.Duration {
+func (s *Service) sharedWait(ctx context.Context, key string, now time.Time) time.Duration {
 	if !s.sharedLogins() {
 		return 0
 	}
-	w, err := s.st.ThrottleWait(ctx, "login:"+login, now)
+	w, err := s.st.ThrottleWait(ctx, key, now)
 	if err != nil {
 		s.cfg.Log.WarnContext(ctx, "shared login lock", "err", err)
 	}
 	return w
 }
 
-func (s *Service) sharedFail(ctx context.Context, login string, now time.Time) time.Duration {
+func (s *Service) sharedFail(ctx context.Context, t *auth.Throttle, key string, now time.Time) time.Duration {
 	if !s.sharedLogins() {
 		return 0
 	}
-	t := s.loginThrottle
-	d, err := s.st.ThrottleFail(ctx, "login:"+login, now, t.Free, t.Window, t.Base, t.Max)
+	d, err := s.st.ThrottleFail(ctx, key, now, t.Free, t.Window, t.Base, t.Max)
 	if err != nil {
 		s.cfg.Log.WarnContext(ctx, "shared login failure", "err", err)
 	}
 	return d
 }
 
-func (s *Service) sharedForgive(ctx context.Context, login string) {
+func (s *Service) sharedForgive(ctx context.Context, key string) {
 	if !s.sharedLogins() {
 		return
 	}
-	if err := s.st.ThrottleForgive(ctx, "login:"+login); err != nil {
+	if err := s.st.ThrottleForgive(ctx, key); err != nil {
 		s.cfg.Log.WarnContext(ctx, "shared login forgive", "err", err)
 	}
 }
