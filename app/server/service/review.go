@@ -441,6 +441,16 @@ func (s *Service) Queue(ctx context.Context, p Principal, f QueueFilter) (*Queue
 	if err != nil {
 		return nil, s.internal(ctx, "queue locks", err)
 	}
+	// One query each for the payment methods and the approvals, not one
+	// per row.
+	methods, err := s.st.PendingMethods(ctx)
+	if err != nil {
+		return nil, s.internal(ctx, "queue payments", err)
+	}
+	approvals, err := s.st.ApprovalCounts(ctx)
+	if err != nil {
+		return nil, s.internal(ctx, "queue approvals", err)
+	}
 	names := s.names(ctx)
 	q := &Queue{Counts: map[apply.State]int{}}
 	name, code := strings.ToLower(strings.TrimSpace(f.Name)), strings.ToUpper(strings.TrimSpace(f.Code))
@@ -453,8 +463,7 @@ func (s *Service) Queue(ctx context.Context, p Principal, f QueueFilter) (*Queue
 		}
 		row := QueueRow{Summary: summaries([]*store.Application{a})[0], CreditCode: a.Form[apply.FOrgCode], Handler: a.Form[apply.FHandlerName]}
 		if a.State == apply.StatePaymentPending {
-			pay, err := s.st.LatestPayment(ctx, a.ID)
-			if err != nil || pay.Method != string(api.PayBankTransfer) {
+			if methods[a.ID] != string(api.PayBankTransfer) {
 				continue // online payments need no one
 			}
 			row.Method = api.PayBankTransfer
@@ -464,11 +473,7 @@ func (s *Service) Queue(ctx context.Context, p Principal, f QueueFilter) (*Queue
 			continue
 		}
 		if a.State == apply.StateUnderReview {
-			aps, err := s.st.ReviewApprovals(ctx, a.ID)
-			if err != nil {
-				return nil, s.internal(ctx, "queue approvals", err)
-			}
-			row.Approvals = len(aps)
+			row.Approvals = approvals[a.ID]
 		}
 		if l := locks[a.ID]; l != nil {
 			row.Lock = &Lock{By: l.AccountID, Name: names(l.AccountID), Until: l.Until, Mine: l.AccountID == p.AccountID}

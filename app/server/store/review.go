@@ -265,3 +265,43 @@ func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
 	_, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1,$2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
+
+// PendingMethods is the method of each application's newest payment, for
+// the applications waiting on one (one query for the whole queue).
+func (s *Store) PendingMethods(ctx context.Context) (map[string]string, error) {
+	rows, err := s.query(ctx, `SELECT p.application_id, p.method FROM payments p
+		JOIN applications a ON a.id = p.application_id AND a.state = 'payment_pending'
+		WHERE p.created_at = (SELECT MAX(created_at) FROM payments q WHERE q.application_id = p.application_id)`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, m string
+		if err := rows.Scan(&id, &m); err != nil {
+			return nil, mapErr(err)
+		}
+		out[id] = m
+	}
+	return out, rows.Err()
+}
+
+// ApprovalCounts is how many approvals each application in review holds.
+func (s *Store) ApprovalCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.query(ctx, `SELECT application_id, COUNT(*) FROM review_approvals GROUP BY application_id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, mapErr(err)
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
