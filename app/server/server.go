@@ -52,6 +52,13 @@ type Config struct {
 	DataDir string
 	// DSN selects PostgreSQL (postgres://…); empty means SQLite in DataDir.
 	DSN string
+	// Blobs selects where material files live: empty is DataDir/files on
+	// the local disk; s3://bucket?endpoint=host:port an S3-compatible
+	// bucket (blob.OpenS3), shared by several instances. BlobsAccessKey
+	// and BlobsSecretKey are its credentials (default AWS_ACCESS_KEY_ID
+	// and AWS_SECRET_ACCESS_KEY).
+	Blobs                          string
+	BlobsAccessKey, BlobsSecretKey string
 	// TLS: a certificate and key file, or DevTLS to generate a self-signed
 	// one in DataDir. Neither: plain HTTP (embedded on loopback only).
 	TLSCert, TLSKey string
@@ -115,17 +122,33 @@ type Server struct {
 func (s *Server) RemindersRan() <-chan struct{} { return s.reminders }
 
 // remind runs the renewal-reminder job at start and then every interval
-// until ctx ends.
-func remind(ctx context.Context, svc *service.Service, every time.Duration, log *slog.Logger, first chan struct{}) {
+// until ctx ends. With several instances on one database each one looks
+// at every tick, and the one that books the run (store.TakeRun) runs it:
+// the job runs about once an interval whatever the number of instances,
+// and a dead instance's turn goes to the next one that looks.
+func remind(ctx context.Context, st *store.Store, svc *service.Service, every time.Duration, now func() time.Time, log *slog.Logger, first chan struct{}) {
 	if every <= 0 {
 		every = time.Hour
 	}
+	if now == nil {
+		now = time.Now
+	}
+	owner := store.NewID()
 	for {
-		n, err := svc.RemindRenewals(ctx)
+		t := now()
+		// Booked a little short of the interval so that this instance's
+		// own next tick finds the run due.
+		mine, err := st.TakeRun(ctx, "renewal-reminders", owner, t, t.Add(every*9/10))
 		if err != nil && ctx.Err() == nil {
-			log.Error("renewal reminders", "err", err)
-		} else if n > 0 {
-			log.Info("renewal reminders queued", "certificates", n)
+			log.Error("renewal reminders: take the run", "err", err)
+		}
+		if mine {
+			n, err := svc.RemindRenewals(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Error("renewal reminders", "err", err)
+			} else if n > 0 {
+				log.Info("renewal reminders queued", "certificates", n)
+			}
 		}
 		if first != nil {
 			close(first)
@@ -166,7 +189,7 @@ func openParts(ctx context.Context, cfg Config) (*store.Store, *service.Service,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "files"))
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, err
@@ -201,6 +224,16 @@ func openParts(ctx context.Context, cfg Config) (*store.Store, *service.Service,
 		return nil, nil, nil, err
 	}
 	return st, service.New(st, blobs, sc), closeHSM, nil
+}
+
+func openBlobs(ctx context.Context, cfg Config) (blob.Blobs, error) {
+	switch {
+	case cfg.Blobs == "":
+		return blob.Open(filepath.Join(cfg.DataDir, "files"))
+	case strings.HasPrefix(cfg.Blobs, "s3://"):
+		return blob.OpenS3(ctx, cfg.Blobs, cfg.BlobsAccessKey, cfg.BlobsSecretKey)
+	}
+	return nil, fmt.Errorf("blob store %q: want s3://bucket?endpoint=host:port (or nothing: the data directory)", cfg.Blobs)
 }
 
 // loadSecret reads the server's MAC key, making it on first start.
@@ -316,7 +349,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now, Attach: svc.Attachments}
 	go w.Run(wctx)
 	s.reminders = make(chan struct{})
-	go remind(wctx, svc, cfg.RemindEvery, cfg.Log, s.reminders)
+	go remind(wctx, st, svc, cfg.RemindEvery, cfg.Service.Now, cfg.Log, s.reminders)
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -73,7 +73,7 @@ func main() {
 }
 
 type common struct {
-	data, dsn string
+	data, dsn, blobs string
 }
 
 func (c *common) flags(fs *flag.FlagSet) {
@@ -83,6 +83,7 @@ func (c *common) flags(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&c.data, "data", def, "data directory")
 	fs.StringVar(&c.dsn, "dsn", os.Getenv("CERTDESK_DSN"), "PostgreSQL DSN (default: SQLite in the data directory)")
+	fs.StringVar(&c.blobs, "blobs", os.Getenv("CERTDESK_BLOBS"), "material files: s3://bucket?endpoint=host:port (credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; default: the data directory)")
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -185,6 +186,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	var invoice service.InvoiceConfig
 	var pay, wxpay service.PayProvider
 	caPassEnv := ""
+	var blobAccess, blobSecret string
 	if *configFile != "" {
 		f, err := config.Load(*configFile)
 		if err != nil {
@@ -201,6 +203,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		set("addr", addr, sv.Addr)
 		set("public-url", publicURL, sv.PublicURL)
 		set("data", &c.data, sv.Data)
+		set("blobs", &c.blobs, sv.Blobs)
 		set("tls-cert", cert, sv.TLSCert)
 		set("tls-key", key, sv.TLSKey)
 		set("trust-proxy", proxy, strings.Join(sv.TrustProxy, ","))
@@ -214,6 +217,12 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 			set("dsn", &c.dsn, dsn)
 		}
 		caPassEnv = sv.CAPassphraseEnv
+		if sv.BlobsSecretFile != "" || sv.BlobsSecretEnv != "" {
+			if blobSecret, err = config.Secret(sv.BlobsSecretFile, sv.BlobsSecretEnv); err != nil {
+				return err
+			}
+			blobAccess = sv.BlobsAccessKey
+		}
 		if prov, err = f.Provider(log); err != nil {
 			return err
 		}
@@ -251,7 +260,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
 	}
-	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, Addr: *addr, DataDir: c.data, DSN: c.dsn, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, Addr: *addr, DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, BlobsAccessKey: blobAccess, BlobsSecretKey: blobSecret, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
 		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay, WeChat: wxpay}})
@@ -276,7 +285,7 @@ func operator() service.Principal {
 func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *service.Service, error) {
 	// The CA passphrase opens the CA keys and the key-encryption key that
 	// seals UKEY SO PINs (ukey init, unlock approvals).
-	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Log: log, CAPassphrase: os.Getenv("CERTDESK_CA_PASSPHRASE")})
+	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, Log: log, CAPassphrase: os.Getenv("CERTDESK_CA_PASSPHRASE")})
 }
 
 // openVerb parses a command whose first argument is a verb ("review

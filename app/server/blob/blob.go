@@ -1,14 +1,13 @@
-// Package blob stores material files by the SHA-256 of their content under
-// the server's data directory, and the partial files of resumable uploads
-// beside them. A blob is written as a part file and renamed into place, so
-// a crash never leaves a half-written blob under a valid name; nothing is
-// reported stored or received before it is on disk (groupSync).
+// Package blob stores material files by the SHA-256 of their content, and
+// the partial files of resumable uploads beside them: on the local disk
+// (Store, the default) or in an S3-compatible bucket (S3, for several
+// instances). Either way a blob is complete before it has its name, and
+// nothing is reported stored or received before it is durable.
 package blob
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,31 @@ import (
 	"regexp"
 	"unsafe"
 )
+
+// Blobs is what the service needs of a blob store. Every method is safe
+// to call from several instances at once on a shared store: a part is
+// named by the upload and offset it continues, a blob by its content.
+type Blobs interface {
+	// Open returns a blob's content.
+	Open(ctx context.Context, sum string) (io.ReadSeekCloser, error)
+	// PartSize is how many bytes of an upload are stored.
+	PartSize(ctx context.Context, id string) (int64, error)
+	// Append stores r as the continuation of upload id at offset (which
+	// must be where the stored part ends), never past total, and returns
+	// the new size: what was received and stored, even when the
+	// connection dropped mid-way. When keep is not nil the bytes are
+	// received into it.
+	Append(ctx context.Context, id string, offset, total int64, r io.Reader, keep *bytes.Buffer) (int64, error)
+	// Complete checks the complete upload against sum and returns its
+	// bytes; b, when not nil, is its content as Append kept it. The part
+	// stays a part until Keep or Discard.
+	Complete(ctx context.Context, id, sum string, b []byte) ([]byte, error)
+	// Keep stores the checked upload (content b) as blob sum and drops
+	// its part.
+	Keep(ctx context.Context, id, sum string, b []byte) error
+	// Discard drops an upload's part.
+	Discard(ctx context.Context, id string)
+}
 
 // Store is a directory of blobs and upload parts.
 type Store struct {
@@ -53,7 +77,7 @@ func (s *Store) path(sum string) string {
 func (s *Store) part(id string) string { return filepath.Join(s.dir, "parts", id+".part") }
 
 // Open returns a blob's content.
-func (s *Store) Open(sum string) (*os.File, error) {
+func (s *Store) Open(_ context.Context, sum string) (io.ReadSeekCloser, error) {
 	if !reHex.MatchString(sum) {
 		return nil, fmt.Errorf("bad blob name %q", sum)
 	}
@@ -61,7 +85,7 @@ func (s *Store) Open(sum string) (*os.File, error) {
 }
 
 // PartSize is how many bytes of an upload are on disk.
-func (s *Store) PartSize(id string) (int64, error) {
+func (s *Store) PartSize(_ context.Context, id string) (int64, error) {
 	if !reID.MatchString(id) {
 		return 0, fmt.Errorf("bad upload id")
 	}
@@ -81,7 +105,7 @@ func (s *Store) PartSize(id string) (int64, error) {
 // client resumes from there. When keep is not nil the bytes are received
 // into it and written from there, so a file sent in one request is neither
 // copied twice nor read back from disk.
-func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.Buffer) (int64, error) {
+func (s *Store) Append(_ context.Context, id string, offset, total int64, r io.Reader, keep *bytes.Buffer) (int64, error) {
 	if !reID.MatchString(id) {
 		return 0, fmt.Errorf("bad upload id")
 	}
@@ -134,7 +158,7 @@ func (s *Store) Append(id string, offset, total int64, r io.Reader, keep *bytes.
 // Discard drops it, so a file the inspection refuses never becomes a blob
 // that nothing points at. b, when not nil, is the part's content as
 // Append kept it.
-func (s *Store) Complete(id, sum string, b []byte) ([]byte, error) {
+func (s *Store) Complete(_ context.Context, id, sum string, b []byte) ([]byte, error) {
 	if !reHex.MatchString(sum) {
 		return nil, fmt.Errorf("bad SHA-256 %q", sum)
 	}
@@ -144,8 +168,7 @@ func (s *Store) Complete(id, sum string, b []byte) ([]byte, error) {
 			return nil, fmt.Errorf("read part: %w", err)
 		}
 	}
-	got := sha256.Sum256(b)
-	if hex.EncodeToString(got[:]) != sum {
+	if !sumIs(b, sum) {
 		os.Remove(s.part(id))
 		return nil, ErrDigest
 	}
@@ -153,8 +176,9 @@ func (s *Store) Complete(id, sum string, b []byte) ([]byte, error) {
 }
 
 // Keep moves a part checked by Complete into the blob store, or drops it
-// when that content is stored already.
-func (s *Store) Keep(id, sum string) error {
+// when that content is stored already (the bytes are on disk already:
+// b is not needed).
+func (s *Store) Keep(_ context.Context, id, sum string, _ []byte) error {
 	if !reHex.MatchString(sum) {
 		return fmt.Errorf("bad SHA-256 %q", sum)
 	}
@@ -173,7 +197,7 @@ func (s *Store) Keep(id, sum string) error {
 }
 
 // Discard drops an upload's part file.
-func (s *Store) Discard(id string) {
+func (s *Store) Discard(_ context.Context, id string) {
 	if reID.MatchString(id) {
 		os.Remove(s.part(id))
 	}

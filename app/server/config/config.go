@@ -58,6 +58,10 @@ type Server struct {
 	Data             string   `toml:"data"`
 	DSNFile          string   `toml:"dsn_file"`
 	DSNEnv           string   `toml:"dsn_env"`
+	Blobs            string   `toml:"blobs"`
+	BlobsAccessKey   string   `toml:"blobs_access_key"`
+	BlobsSecretFile  string   `toml:"blobs_secret_file"`
+	BlobsSecretEnv   string   `toml:"blobs_secret_env"`
 	TLSCert          string   `toml:"tls_cert"`
 	TLSKey           string   `toml:"tls_key"`
 	TrustProxy       []string `toml:"trust_proxy"`
@@ -188,6 +192,14 @@ func (f *File) check(src []byte) Problems {
 	if u := f.Server.PublicURL; u != "" {
 		if p, err := url.Parse(u); err != nil || p.Scheme != "https" && p.Scheme != "http" || p.Host == "" {
 			bad("server.public_url", "应为 https://主机名 形式的地址", "must be an address like https://host")
+		}
+	}
+	if b := f.Server.Blobs; b != "" {
+		if p, err := url.Parse(b); err != nil || p.Scheme != "s3" || p.Host == "" || p.Query().Get("endpoint") == "" {
+			bad("server.blobs", "应为 s3://存储桶?endpoint=主机:端口 形式的地址", "must be an address like s3://bucket?endpoint=host:port")
+		}
+		if f.Server.BlobsAccessKey != "" {
+			secret("server.blobs_secret", f.Server.BlobsSecretFile, f.Server.BlobsSecretEnv)
 		}
 	}
 	if (f.Server.TLSCert == "") != (f.Server.TLSKey == "") {

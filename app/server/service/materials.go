@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 
@@ -231,7 +230,7 @@ func (s *Service) uploadView(ctx context.Context, u *store.Upload) (*api.Upload,
 		}
 		return out, nil
 	}
-	n, err := s.blobs.PartSize(u.ID)
+	n, err := s.blobs.PartSize(ctx, u.ID)
 	if err != nil {
 		return nil, s.internal(ctx, "upload offset", err)
 	}
@@ -261,7 +260,7 @@ func (s *Service) AppendUpload(ctx context.Context, p Principal, uid string, off
 		whole = s.buffer(u.Bytes)
 		defer s.bufs.Put(whole)
 	}
-	size, err := s.blobs.Append(u.ID, offset, u.Bytes, body, whole)
+	size, err := s.blobs.Append(ctx, u.ID, offset, u.Bytes, body, whole)
 	// The request's context dies with a dropped connection; the record of
 	// what arrived must still be written.
 	keep := context.WithoutCancel(ctx)
@@ -270,7 +269,7 @@ func (s *Service) AppendUpload(ctx context.Context, p Principal, uid string, off
 		e := api.NewError(api.CodeUploadOffset)
 		return &api.Upload{ID: u.ID, Offset: size, Bytes: u.Bytes}, e
 	case errors.Is(err, blob.ErrTooLarge):
-		s.blobs.Discard(u.ID)
+		s.blobs.Discard(ctx, u.ID)
 		return nil, api.NewError(api.CodeTooLarge)
 	case err != nil:
 		// The connection dropped: what arrived is kept for the resume.
@@ -305,7 +304,7 @@ func (s *Service) buffer(n int64) *bytes.Buffer {
 // finishUpload checks and records a complete upload; data is its content
 // when already in memory, else nil.
 func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload, data []byte) (*api.Upload, error) {
-	data, err := s.blobs.Complete(u.ID, u.SHA256, data)
+	data, err := s.blobs.Complete(ctx, u.ID, u.SHA256, data)
 	if errors.Is(err, blob.ErrDigest) {
 		return nil, api.NewError(api.CodeMaterialInvalid).WithMessage(apply.Text{ZH: "文件在上传中损坏(校验值不符),请重新上传", EN: "The file was damaged in transit (SHA-256 mismatch); upload it again"})
 	}
@@ -320,13 +319,13 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 	}
 	rule, ok := apply.RuleFor(a0.Kind, a0.Form.Options(), a0.Form.HandlerIsApplicant(a0.Kind), u.Type)
 	if !ok {
-		s.blobs.Discard(u.ID)
+		s.blobs.Discard(ctx, u.ID)
 		return nil, materialField(u.Type, "本申请不需要这种材料", "This application does not take this kind of material", apply.CodeChoice)
 	}
 	v := material.CheckBytes(data, rule)
 	if !v.OK() {
 		// Refused: the part is dropped, never stored as a blob.
-		s.blobs.Discard(u.ID)
+		s.blobs.Discard(ctx, u.ID)
 		return nil, materialError(v)
 	}
 	// Stored before the material row that names it is committed: a crash
@@ -334,7 +333,7 @@ func (s *Service) finishUpload(ctx context.Context, p Principal, u *store.Upload
 	// its file. (A transaction refused below, the state having moved on
 	// during the upload, leaves such a blob too: rare, and not removed,
 	// because an identical file accepted meanwhile may share it.)
-	if err := s.blobs.Keep(u.ID, u.SHA256); err != nil {
+	if err := s.blobs.Keep(ctx, u.ID, u.SHA256, data); err != nil {
 		return nil, s.internal(ctx, "store blob", err)
 	}
 	var mat *store.Material
@@ -404,7 +403,7 @@ func materialError(v material.Verdict) *api.Error {
 }
 
 // MaterialData opens a material's bytes for viewing (查看材料数据).
-func (s *Service) MaterialData(ctx context.Context, p Principal, appID, mid string) (*api.MaterialInfo, *os.File, error) {
+func (s *Service) MaterialData(ctx context.Context, p Principal, appID, mid string) (*api.MaterialInfo, io.ReadSeekCloser, error) {
 	if _, err := s.loadOwned(ctx, nil, p, appID); err != nil {
 		return nil, nil, s.internal(ctx, "material", err)
 	}
@@ -415,7 +414,7 @@ func (s *Service) MaterialData(ctx context.Context, p Principal, appID, mid stri
 	if err != nil {
 		return nil, nil, s.internal(ctx, "material", err)
 	}
-	f, err := s.blobs.Open(m.SHA256)
+	f, err := s.blobs.Open(ctx, m.SHA256)
 	if err != nil {
 		return nil, nil, s.internal(ctx, "open blob", err)
 	}

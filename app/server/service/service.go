@@ -56,7 +56,7 @@ type Config struct {
 // Service is the enrollment logic over a store and a blob store.
 type Service struct {
 	st    *store.Store
-	blobs *blob.Store
+	blobs blob.Blobs
 	cfg   Config
 
 	loginThrottle    *auth.Throttle // per login name (and per renewal's security answer)
@@ -88,7 +88,7 @@ func (s *Service) Stats() Stats {
 }
 
 // New builds a service; zero Config fields get defaults.
-func New(st *store.Store, blobs *blob.Store, cfg Config) *Service {
+func New(st *store.Store, blobs blob.Blobs, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
