@@ -190,7 +190,9 @@ func (s *Service) checkDownload(ctx context.Context, a *store.Application, code,
 		}
 		return nil, api.NewError(api.CodeCodeInvalid)
 	}
-	guess.right()
+	if err := guess.right(context.WithoutCancel(ctx), s.st); err != nil {
+		return nil, s.internal(ctx, "give back code attempt", err)
+	}
 	if existing, err := s.st.CertificateOf(ctx, a.ID); err == nil {
 		if existing.KeyID == keyID && existing.RevokedAt.IsZero() {
 			return s.bundle(existing), nil
@@ -375,7 +377,11 @@ func (s *Service) crlCurrent(st *store.CRLState) bool {
 // ask, so it is limited per address, and expired challenges are swept as
 // new ones are stored.
 func (s *Service) LoginNonce(ctx context.Context, addr string) (*api.Nonce, error) {
-	if lock := s.nonceThrottle.Fail(addr, s.now()); lock > 0 {
+	now := s.now()
+	if w := s.sharedWait(ctx, "nonce:"+addr, now); w > 0 {
+		return nil, rateLimited(w)
+	}
+	if lock := max(s.nonceThrottle.Fail(addr, now), s.sharedFail(ctx, s.nonceThrottle, "nonce:"+addr, now)); lock > 0 {
 		return nil, rateLimited(lock)
 	}
 	b := make([]byte, 32)

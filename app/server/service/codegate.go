@@ -17,11 +17,15 @@ import (
 // refused a guess that was due its evaluation: only four of five were
 // stored under -race, and the fifth, right, code downloaded). A right
 // code writes nothing: the download's hot path costs no extra database
-// write. The in-flight part is per process; with several instances
-// (issue 21) the conditional UPDATE still bounds what is recorded.
+// write. The in-flight part is per process, so with several instances on
+// one database (shared) each guess instead reserves its try in the
+// database before it is compared (a conditional UPDATE, atomic across
+// instances) and a right one gives it back: five guesses in flight over
+// three instances are still five.
 type codeGate struct {
-	mu   sync.Mutex
-	apps map[string]*codeSlot
+	mu     sync.Mutex
+	apps   map[string]*codeSlot
+	shared bool
 }
 
 type codeSlot struct {
@@ -42,28 +46,37 @@ const (
 // codeGuess is a guess let through the gate: end it with wrong or right,
 // once.
 type codeGuess struct {
-	g     *codeGate
-	sl    *codeSlot
-	appID string
+	g        *codeGate
+	sl       *codeSlot
+	appID    string
+	reserved bool // its try is counted in the database already
 }
 
 // wrong stores the wrong attempt and frees the slot in one step under the
 // slot's lock.
 func (c *codeGuess) wrong(ctx context.Context, st *store.Store) error {
 	c.sl.mu.Lock()
-	err := st.CountCodeAttempt(ctx, c.appID, CodeTries)
+	var err error
+	if !c.reserved {
+		err = st.CountCodeAttempt(ctx, c.appID, CodeTries)
+	}
 	c.sl.inflight--
 	c.sl.mu.Unlock()
 	c.g.drop(c.sl, c.appID)
 	return err
 }
 
-// right frees the slot; nothing is stored.
-func (c *codeGuess) right() {
+// right frees the slot; nothing is stored (a reserved try is given back).
+func (c *codeGuess) right(ctx context.Context, st *store.Store) error {
+	var err error
+	if c.reserved {
+		err = st.ReleaseCodeAttempt(ctx, c.appID)
+	}
 	c.sl.mu.Lock()
 	c.sl.inflight--
 	c.sl.mu.Unlock()
 	c.g.drop(c.sl, c.appID)
+	return err
 }
 
 func (g *codeGate) drop(sl *codeSlot, appID string) {
@@ -96,6 +109,14 @@ func (g *codeGate) enter(ctx context.Context, st *store.Store, appID string) (dc
 	case err != nil:
 	case dc.Attempts >= CodeTries:
 		v = codeLocked
+	case g.shared:
+		ok, rerr := st.ReserveCodeAttempt(ctx, appID, CodeTries)
+		if err = rerr; err == nil && ok {
+			sl.inflight++
+			sl.mu.Unlock()
+			return dc, codeGo, &codeGuess{g: g, sl: sl, appID: appID, reserved: true}, nil
+		}
+		v = codeBusy // the last tries are reserved by guesses in flight
 	case dc.Attempts+sl.inflight >= CodeTries:
 		v = codeBusy
 	default:

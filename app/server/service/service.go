@@ -111,7 +111,7 @@ func New(st *store.Store, blobs blob.Blobs, cfg Config) *Service {
 		cfg.Agreement = DefaultAgreement
 	}
 	return &Service{
-		st: st, blobs: blobs, cfg: cfg,
+		st: st, blobs: blobs, cfg: cfg, codes: codeGate{shared: st.Engine() == store.Postgres},
 		loginThrottle: auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		addrThrottle:  auth.NewThrottle(30, 15*time.Minute, 60*time.Second, 30*time.Minute),
 		// A service point (受理点) registers applicants from one address, so
@@ -248,18 +248,24 @@ func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (*api.A
 // one, since the 409 it gets says that the mobile or email is registered.
 func (s *Service) RegisterFrom(ctx context.Context, req api.RegisterRequest, addr string) (*api.Account, error) {
 	now := s.now()
+	if w := max(s.sharedWait(ctx, "register:"+addr, now), s.sharedWait(ctx, "regconflict:"+addr, now)); w > 0 {
+		return nil, rateLimited(w)
+	}
 	all, wait := s.registerAll.Begin(addr, now)
 	if all == nil {
 		return nil, rateLimited(wait)
 	}
-	defer all.Fail(now) // counted whatever the outcome
+	defer func() { // counted whatever the outcome
+		all.Fail(now)
+		s.sharedFail(ctx, s.registerAll, "register:"+addr, now)
+	}()
 	conflict, wait := s.registerConflict.Begin(addr, now)
 	if conflict == nil {
 		return nil, rateLimited(wait)
 	}
 	acc, err := s.createAccount(ctx, req, api.RoleApplicant)
 	if ae := (*api.Error)(nil); errors.As(err, &ae) && ae.Code == api.CodeConflict {
-		if lock := conflict.Fail(now); lock > 0 {
+		if lock := max(conflict.Fail(now), s.sharedFail(ctx, s.registerConflict, "regconflict:"+addr, now)); lock > 0 {
 			return nil, rateLimited(lock)
 		}
 		return nil, err
@@ -406,7 +412,8 @@ func (s *Service) Login(ctx context.Context, req api.LoginRequest, addr string) 
 	return s.openSession(ctx, a, "")
 }
 
-// Login locks (per name and per client address) are shared through the
+// Login locks (per name and per client address), and the registration,
+// UKEY-challenge and unlock-start allowances, are shared through the
 // database when it is PostgreSQL: that is how several instances run, and
 // five wrong passwords spread over them must lock the name on all. On SQLite (one instance) the in-memory
 // throttle alone decides, with no write on every failure. A database

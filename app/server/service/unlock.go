@@ -153,11 +153,16 @@ func (s *Service) StartUnlock(ctx context.Context, p Principal, serial string, r
 		return nil, err
 	}
 	// Every start counts (each sends a code to guess), not only failures.
+	if w := s.sharedWait(ctx, "unlock:"+p.AccountID, s.now()); w > 0 {
+		return nil, rateLimited(w)
+	}
 	start, w := s.unlockStarts.Begin(p.AccountID, s.now())
 	if start == nil {
 		return nil, rateLimited(w)
 	}
-	start.Fail(s.now()) // a lock it causes is for the next start: this one goes ahead
+	// A lock it causes is for the next start: this one goes ahead.
+	start.Fail(s.now())
+	s.sharedFail(ctx, s.unlockStarts, "unlock:"+p.AccountID, s.now())
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
 		return nil, s.internal(ctx, "unlock code", err)

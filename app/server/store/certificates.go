@@ -242,6 +242,23 @@ func (s *Store) CountCodeAttempt(ctx context.Context, appID string, max int) err
 	return mapErr(err)
 }
 
+// ReserveCodeAttempt counts a try of the download code before it is
+// compared, unless max are counted: true when this caller has the try.
+func (s *Store) ReserveCodeAttempt(ctx context.Context, appID string, max int) (bool, error) {
+	r, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts + 1 WHERE application_id = $1 AND attempts < $2`, appID, max)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseCodeAttempt gives back a reserved try (the code was right).
+func (s *Store) ReleaseCodeAttempt(ctx context.Context, appID string) error {
+	_, err := s.exec(ctx, `UPDATE download_codes SET attempts = attempts - 1 WHERE application_id = $1 AND attempts > 0`, appID)
+	return mapErr(err)
+}
+
 // UseCode binds the code to the key it was used for.
 func (t *Tx) UseCode(ctx context.Context, appID, keyID string) error {
 	_, err := t.exec(ctx, `UPDATE download_codes SET used_key_id = $1 WHERE application_id = $2`, keyID, appID)
