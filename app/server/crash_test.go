@@ -22,7 +22,7 @@ import (
 )
 
 // buildServer builds cmd/certdesk-server into dir.
-func buildServer(t *testing.T, dir string) string {
+func buildServer(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "certdesk-server")
 	if out, err := exec.Command("go", "build", "-o", bin, "certdesk/cmd/certdesk-server").CombinedOutput(); err != nil {
@@ -31,7 +31,7 @@ func buildServer(t *testing.T, dir string) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 func startCluster() { pgCluster, pgErr = pgtest.Start() }
 
 // engines lists the store engines a server test runs on.
-func engines(t *testing.T) map[string]string {
+func engines(t testing.TB) map[string]string {
 	out := map[string]string{"sqlite": ""}
 	pgOnce.Do(startCluster)
 	if pgErr != nil {

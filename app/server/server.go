@@ -91,6 +91,9 @@ type Config struct {
 	// NoMigrate leaves the schema to `certdesk-server migrate` and refuses
 	// a database that is behind (instances sharing one database).
 	NoMigrate bool
+	// OutboxLease is how long an instance holds the messages it took to
+	// send (default outbox.Lease): a dead instance's wait that long.
+	OutboxLease time.Duration
 	// ConsoleIdle ends a staff console session after this long without a
 	// request (default 15 minutes).
 	ConsoleIdle time.Duration
@@ -346,7 +349,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if prov == nil {
 		prov = outbox.Log{Logger: cfg.Log}
 	}
-	w := &outbox.Worker{Store: st, Provider: prov, Log: cfg.Log, Now: cfg.Service.Now, Attach: svc.Attachments}
+	w := &outbox.Worker{Store: st, Provider: prov, Lease: cfg.OutboxLease, Log: cfg.Log, Now: cfg.Service.Now, Attach: svc.Attachments}
 	go w.Run(wctx)
 	s.reminders = make(chan struct{})
 	go remind(wctx, st, svc, cfg.RemindEvery, cfg.Service.Now, cfg.Log, s.reminders)

@@ -177,6 +177,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 	hsmToken := fs.String("ca-token", "", "HSM token label or serial")
 	hsmPINFile := fs.String("ca-pin-file", "", "file holding the HSM user PIN")
 	unlockApproval := fs.Bool("unlock-needs-approval", false, "every UKEY PIN unlock waits for a staff approval after the SMS code (certdesk-server ukey approve)")
+	outboxLease := fs.Duration("outbox-lease", 0, "how long an instance holds the messages it took to send; a dead instance's are sent by another after that (default 1m)")
 	noMigrate := fs.Bool("no-migrate", false, "leave the schema to certdesk-server migrate and refuse a database that is behind (several instances on one database)")
 	configFile := fs.String("config", "", "the configuration file (TOML; certdesk-server config check F); flags given on the command line win")
 	if _, err := cliargs.Parse(fs, args); err != nil {
@@ -260,7 +261,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
 	}
-	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, Addr: *addr, DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, BlobsAccessKey: blobAccess, BlobsSecretKey: blobSecret, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, OutboxLease: *outboxLease, Addr: *addr, DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, BlobsAccessKey: blobAccess, BlobsSecretKey: blobSecret, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
 		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay, WeChat: wxpay}})
@@ -705,20 +706,19 @@ func configCmd(args []string, stdout io.Writer) error {
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := commandFlags("migrate", stderr)
 	if pos, err := cliargs.Parse(fs, args); err != nil || len(pos) > 0 {
-		return usageError("migrate takes no arguments but --data / --dsn")
+		return usageError("migrate takes no arguments but --data / --dsn / --blobs")
 	}
-	dsn := c.dsn
-	if dsn == "" {
-		if err := os.MkdirAll(c.data, 0o700); err != nil {
-			return err
-		}
-		dsn = filepath.Join(c.data, "certdesk.db")
-	}
-	st, err := store.Open(ctx, dsn)
+	// Opening the parts applies the schema changes and, the first time,
+	// makes what every instance must share: the CA keys (encrypted by the
+	// CA passphrase) and the server's MAC key, in the data directory.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, _, err := open(ctx, *c, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	fmt.Fprintln(stdout, "数据库结构已是最新 / the schema is up to date")
+	fmt.Fprintf(stdout, "各实例须使用相同的 CA 密钥与服务器密钥:%s 与 %s / every instance needs the same CA keys and server key: %[1]s and %[2]s\n",
+		filepath.Join(c.data, "ca"), filepath.Join(c.data, "secret.key"))
 	return nil
 }

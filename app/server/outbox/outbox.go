@@ -80,6 +80,9 @@ type Worker struct {
 	// failure is a failed attempt, retried as a gateway's is.
 	Attach func(ctx context.Context, m *store.Message) ([]Attachment, error)
 
+	// Lease overrides the default Lease (how long a dead instance's
+	// messages wait before another instance sends them).
+	Lease time.Duration
 	owner string // this worker's lease name, made at its first run
 }
 
@@ -127,7 +130,11 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 		_, _ = rand.Read(b[:])
 		w.owner = hex.EncodeToString(b[:])
 	}
-	msgs, err := w.Store.ClaimDue(ctx, w.owner, w.Now(), Lease, 100)
+	lease := w.Lease
+	if lease <= 0 {
+		lease = Lease
+	}
+	msgs, err := w.Store.ClaimDue(ctx, w.owner, w.Now(), lease, 100)
 	if err != nil {
 		return 0, fmt.Errorf("due messages: %w", err)
 	}
