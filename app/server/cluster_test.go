@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -133,22 +134,27 @@ const clusterPassphrase = "cluster-test-ca-passphrase"
 
 // startInstances runs migrate once, gives every instance the CA keys and
 // server key it made, and starts n instances behind the balancer.
-func startInstances(t testing.TB, n int) *cluster {
+func startInstances(t testing.TB, n int) *cluster { return startInstancesOn(t, n, false) }
+
+// startInstancesOn with local set starts one instance the single-machine
+// way instead (SQLite and the local disk), for comparison.
+func startInstancesOn(t testing.TB, n int, local bool) *cluster {
 	t.Helper()
-	dsn := engines(t)["postgres"]
-	if dsn == "" {
-		t.Skip("no PostgreSQL")
+	c := &cluster{t: t, sms: &smsCounter{got: map[string]int{}}, shared: t.TempDir()}
+	server := ""
+	if !local {
+		if c.dsn = engines(t)["postgres"]; c.dsn == "" {
+			t.Skip("no PostgreSQL")
+		}
+		c.s3 = s3test.Start(t)
+		server = fmt.Sprintf("[server]\nblobs = %q\nblobs_access_key = %q\nblobs_secret_env = \"CERTDESK_TEST_S3_SECRET\"\n", c.s3.URL(), c.s3.Access)
+		c.env = append(c.env, "CERTDESK_TEST_S3_SECRET="+c.s3.Secret)
 	}
-	c := &cluster{t: t, dsn: dsn, s3: s3test.Start(t), sms: &smsCounter{got: map[string]int{}}, shared: t.TempDir()}
 	c.bin = buildServer(t, t.TempDir())
 	gw := httptest.NewServer(c.sms)
 	t.Cleanup(gw.Close)
 	c.conf = filepath.Join(t.TempDir(), "certdesk.toml")
-	conf := fmt.Sprintf(`[server]
-blobs = %q
-blobs_access_key = %q
-blobs_secret_env = "CERTDESK_TEST_S3_SECRET"
-
+	conf := server + fmt.Sprintf(`
 [sms]
 provider = "aliyun"
 endpoint = %q
@@ -162,16 +168,18 @@ status = "SMS_100001"
 download_code = "SMS_100002"
 unlock_code = "SMS_100003"
 renewal = "SMS_100004"
-`, c.s3.URL(), c.s3.Access, gw.URL)
+`, gw.URL)
 	if err := os.WriteFile(c.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.env = append(os.Environ(), "CERTDESK_TEST_S3_SECRET="+c.s3.Secret, "CERTDESK_TEST_SMS_SECRET=cluster-sms-secret",
+	c.env = append(append(os.Environ(), c.env...), "CERTDESK_TEST_SMS_SECRET=cluster-sms-secret",
 		"CERTDESK_CA_PASSPHRASE="+clusterPassphrase, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
-	mig := exec.Command(c.bin, "migrate", "--data", c.shared, "--dsn", dsn, "--blobs", c.s3.URL())
-	mig.Env = append(c.env, "AWS_ACCESS_KEY_ID="+c.s3.Access, "AWS_SECRET_ACCESS_KEY="+c.s3.Secret)
-	if out, err := mig.CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
+	if !local {
+		mig := exec.Command(c.bin, "migrate", "--data", c.shared, "--dsn", c.dsn, "--blobs", c.s3.URL())
+		mig.Env = append(c.env, "AWS_ACCESS_KEY_ID="+c.s3.Access, "AWS_SECRET_ACCESS_KEY="+c.s3.Secret)
+		if out, err := mig.CombinedOutput(); err != nil {
+			t.Fatalf("migrate: %v\n%s", err, out)
+		}
 	}
 	for i := range n {
 		d := filepath.Join(t.TempDir(), fmt.Sprintf("inst%d", i))
@@ -211,8 +219,11 @@ renewal = "SMS_100004"
 // start runs instance i (serve --no-migrate on the shared database,
 // object store and configuration) and waits for /readyz.
 func (c *cluster) start(i int) {
-	cmd := exec.Command(c.bin, "serve", "--insecure-http", "--no-migrate", "--addr", c.addrs[i], "--data", c.data[i], "--dsn", c.dsn,
-		"--config", c.conf, "--outbox-lease", "3s")
+	args := []string{"serve", "--insecure-http", "--addr", c.addrs[i], "--data", c.data[i], "--config", c.conf, "--outbox-lease", "3s"}
+	if c.dsn != "" {
+		args = append(args, "--no-migrate", "--dsn", c.dsn)
+	}
+	cmd := exec.Command(c.bin, args...)
 	cmd.Env = c.env
 	logf, _ := os.OpenFile(filepath.Join(filepath.Dir(c.data[i]), fmt.Sprintf("inst%d.log", i)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -231,6 +242,38 @@ func (c *cluster) start(i int) {
 	}
 	b, _ := os.ReadFile(logf.Name())
 	c.t.Errorf("instance %d did not become ready:\n%s", i, b)
+}
+
+// cpu is the CPU time the instances have used (Linux /proc: utime+stime).
+func (c *cluster) cpu() time.Duration {
+	var ticks int64
+	for _, p := range c.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis; utime and
+		// stime are the 12th and 13th of them.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// errorLines are the instances' logged errors.
+func (c *cluster) errorLines() string {
+	var out strings.Builder
+	for i, d := range c.data {
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(d), fmt.Sprintf("inst%d.log", i)))
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "level=ERROR") {
+				fmt.Fprintf(&out, "%d: %s\n", i, l)
+			}
+		}
+	}
+	return out.String()
 }
 
 func (c *cluster) kill(i int) {
@@ -521,4 +564,81 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// BenchmarkInstances measures the throughput of 1, 2 and 3 instances
+// behind the balancer on this machine, all sharing one PostgreSQL and one
+// S3 server on the same cores, and of one instance the single-machine way
+// (SQLite, local disk) behind the same balancer, for the cost of sharing. One operation is an application's round:
+// create, fill in and submit, read its status, upload a 1 MB scan (five
+// requests, one of them 1 MB up). Twelve clients at once.
+func BenchmarkInstances(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		local bool
+	}{{"sqlite-disk", 1, true}, {"instances=1", 1, false}, {"instances=2", 2, false}, {"instances=3", 3, false}} {
+		n := tc.n
+		b.Run(tc.name, func(b *testing.B) {
+			cl := startInstancesOn(b, n, tc.local)
+			scan := clusterScan(b)
+			const clients = 12
+			cs := make(chan *client, clients)
+			for range clients {
+				c := applicant(b, cl.front())
+				cs <- c
+			}
+			var seq atomic.Int64
+			var failed atomic.Int64
+			var firstErr atomic.Pointer[error]
+			b.SetParallelism((clients + 1) / 2) // GOMAXPROCS=2: twelve goroutines
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cl.cpu()
+			b.RunParallel(func(pb *testing.PB) {
+				c := <-cs
+				defer func() { cs <- c }()
+				for pb.Next() {
+					if err := round(c, fmt.Sprintf("bn%d", seq.Add(1)), scan); err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, &err)
+					}
+				}
+			})
+			el, cpu := time.Since(start), cl.cpu()-cpu0
+			b.StopTimer()
+			if f := failed.Load(); f > 0 {
+				b.Fatalf("%d of %d rounds failed, the first: %v\ninstances' errors:\n%s", f, b.N, *firstErr.Load(), cl.errorLines())
+			}
+			b.ReportMetric(float64(b.N)/el.Seconds(), "rounds/s")
+			b.ReportMetric(float64(5*b.N)/el.Seconds(), "req/s")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "server-cpu-ms/round")
+		})
+	}
+}
+
+// round is one application's round of the benchmark.
+func round(c *client, username string, scan []byte) error {
+	r, err := rawDo(c, "POST", api.PathApplications, api.CreateApplicationRequest{Kind: apply.KindOrg, Agreement: api.AgreementAcceptance{Version: "2026-11", AcceptedAt: time.Now()}})
+	if err != nil || r.status != 201 {
+		return fmt.Errorf("create: %v %d %s", err, r.status, r.body)
+	}
+	var a api.Application
+	if err := jsonUnmarshal(r.body, &a); err != nil {
+		return err
+	}
+	if r, err = rawDo(c, "PATCH", "/applications/"+a.ID, api.UpdateFormRequest{Form: orgForm(username), Submit: true}); err != nil || r.status != 200 {
+		return fmt.Errorf("submit: %v %d %s", err, r.status, r.body)
+	}
+	if r, err = rawDo(c, "GET", "/applications/"+a.ID, nil); err != nil || r.status != 200 {
+		return fmt.Errorf("read: %v %d %s", err, r.status, r.body)
+	}
+	if r, err = rawDo(c, "POST", "/applications/"+a.ID+"/uploads", api.CreateUploadRequest{Type: apply.MatOrgLicense, Bytes: int64(len(scan)), SHA256: sha(scan)}); err != nil || r.status != 201 {
+		return fmt.Errorf("create upload: %v %d %s", err, r.status, r.body)
+	}
+	var u api.Upload
+	_ = jsonUnmarshal(r.body, &u)
+	if r, err = rawDo(c, "PATCH", "/uploads/"+u.ID, scan, api.HeaderUploadOff, "0", "Content-Type", "application/offset+octet-stream"); err != nil || r.status != 200 {
+		return fmt.Errorf("upload: %v %d %s", err, r.status, r.body)
+	}
+	return nil
 }

@@ -208,7 +208,11 @@ func tryDo(c *client, method, path string, body any) bool {
 }
 
 func tryUpload(c *client, appID string, data []byte) (string, bool) {
-	r, err := rawDo(c, "POST", "/applications/"+appID+"/uploads", api.CreateUploadRequest{Type: apply.MatOrgLicense, Bytes: int64(len(data)), SHA256: sha(data)})
+	return tryUploadAs(c, appID, apply.MatOrgLicense, data)
+}
+
+func tryUploadAs(c *client, appID string, typ apply.MaterialType, data []byte) (string, bool) {
+	r, err := rawDo(c, "POST", "/applications/"+appID+"/uploads", api.CreateUploadRequest{Type: typ, Bytes: int64(len(data)), SHA256: sha(data)})
 	if err != nil || r.status != 201 {
 		return "", false
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -83,21 +84,46 @@ func OpenS3(ctx context.Context, rawURL, accessKey, secretKey string) (*S3, erro
 	if !ok {
 		return nil, fmt.Errorf("blob store %q: no bucket %q", rawURL, s.bucket)
 	}
+	if _, err := c.StatObject(ctx, s.bucket, s.prefix+"parts/.keep", minio.StatObjectOptions{}); err != nil {
+		if err := s.put(ctx, s.prefix+"parts/.keep", nil); err != nil {
+			return nil, fmt.Errorf("blob store %q: %w", rawURL, err)
+		}
+	}
 	return s, nil
 }
 
 func (s *S3) blobKey(sum string) string { return s.prefix + "blobs/" + sum[:2] + "/" + sum }
-func (s *S3) partDir(id string) string  { return s.prefix + "parts/" + id + "/" }
+
+// partDir is the prefix of an upload's parts: parts/<id>.<offset>, flat
+// under parts/, which always holds the object parts/.keep. Object stores
+// over a file system (versitygw's posix backend) remove a directory when
+// its last object goes, and a PUT racing that removal fails ("Existing
+// Object is a directory", seen under load): with flat names and the
+// marker, no directory a part needs ever goes.
+func (s *S3) partDir(id string) string { return s.prefix + "parts/" + id + "." }
 
 // put stores b under key; the answer comes once the object is stored, and
-// the body is checked by the server against its Content-MD5.
+// the body is checked by the server against its Content-MD5. minio-go
+// retries what S3 calls retryable (5xx, throttling); a refusal is tried
+// twice more after a pause, since the key is ours alone (a part) or its
+// content is fixed by its name (a blob), so writing it again is safe.
 func (s *S3) put(ctx context.Context, key string, b []byte) error {
-	_, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)),
-		minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true, DisableMultipart: true})
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("put %s: %w", key, err)
+			case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+			}
+		}
+		_, err = s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)),
+			minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true, DisableMultipart: true})
+		if err == nil {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("put %s: %w", key, err)
 }
 
 // Open returns a blob's content.
@@ -110,7 +136,7 @@ func (s *S3) Open(ctx context.Context, sum string) (io.ReadSeekCloser, error) {
 		return nil, fmt.Errorf("get blob %s: %w", sum, err)
 	}
 	if _, err := o.Stat(); err != nil { // GetObject is lazy: a missing blob shows here
-		o.Close()
+		_ = o.Close()
 		return nil, fmt.Errorf("get blob %s: %w", sum, err)
 	}
 	return o, nil
@@ -214,7 +240,7 @@ func (s *S3) Complete(ctx context.Context, id, sum string, b []byte) ([]byte, er
 				return nil, fmt.Errorf("read part: %w", err)
 			}
 			_, err = buf.ReadFrom(o)
-			o.Close()
+			_ = o.Close()
 			if err != nil {
 				return nil, fmt.Errorf("read part %s: %w", p.key, err)
 			}
