@@ -129,8 +129,36 @@ print("checks:", ", ".join(f"{c['id']}={c['level']}" for c in r["checks"]))
 print("platform:", ids["platform"]["detail"])
 EOF
 
-# gui starts the window with the probe and waits for its first frame.
+# waitexit waits up to $2 seconds for process $1 and returns its status,
+# or 124 (after killing it) when it is still running: a bare wait hung CI
+# once in seven runs (the probe's quit never ended the process under wine;
+# the log showed only the user center's polls).
+waitexit() { # pid seconds
+  for _ in $(seq $(($2 * 10))); do
+    kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
+    sleep 0.1
+  done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  return 124
+}
+
+# gui runs guionce, once more if the process hung after the probe (said
+# loudly: a second hang fails the run).
 gui() { # log
+  local rc=0
+  guionce "$1" || rc=$?
+  if [ "$rc" = 124 ]; then
+    echo "WARNING: certdesk.exe did not exit within 60 s of the probe's quit (known wine flake); running it again"
+    tail -5 "$run/$1.err"
+    guionce "$1" || rc=$?
+    [ "$rc" = 124 ] && fail "certdesk did not exit within 60 s after the probe, twice"
+  fi
+  return 0
+}
+
+# guionce starts the window with the probe and waits for its first frame.
+guionce() { # log
   WENV="CERTDESK_PROBE=1" W wine "$exe" >"$run/$1.out" 2>"$run/$1.err" &
   local pid=$! t
   t=$(date +%s)
@@ -143,7 +171,10 @@ gui() { # log
   echo "first frame $(($(date +%s) - t)) s after start"
   sleep 1 # the probe quits after three idle seconds
   import -display ":$n" -window root "$run/$1.png"
-  wait "$pid" || fail "certdesk exited $? after the probe"
+  local rc=0
+  waitexit "$pid" 60 || rc=$?
+  [ "$rc" = 124 ] && return 124
+  [ "$rc" = 0 ] || fail "certdesk exited $rc after the probe"
   grep -q idle-rss-kb "$run/$1.err" || fail "the probe did not report idle"
 }
 
@@ -230,7 +261,9 @@ xdotool type --delay 30 'Z:\mnt\run\pass.jpg'
 sleep 0.5
 import -display ":$n" -window root "$run/pick.png"
 xdotool key Return
-wait "$pid" || fail "certdesk exited $? after the dialog"
+rc=0
+waitexit "$pid" 120 || rc=$?
+[ "$rc" = 0 ] || fail "certdesk exited $rc after the dialog (124: still running after 120 s, killed)"
 picked=$(sed -n 's/^picked //p' "$run/pick.err" | tr -d '\r')
 [ "$picked" = 'Z:\mnt\run\pass.jpg' ] || { grep -v "level=" "$run/pick.err" | tail -5; fail "the dialog returned '$picked', want Z:\\mnt\\run\\pass.jpg"; }
 mkdir -p "$shots" && cp "$run/pick.png" "$shots/02-open-dialog.png"
