@@ -705,19 +705,41 @@ func configCmd(args []string, stdout io.Writer) error {
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := commandFlags("migrate", stderr)
+	schemaOnly := fs.Bool("schema-only", false, "apply schema changes only; make no CA keys (the CA key is in an HSM: the first serve with --ca-pkcs11-module makes ca/)")
 	if pos, err := cliargs.Parse(fs, args); err != nil || len(pos) > 0 {
-		return usageError("migrate takes no arguments but --data / --dsn / --blobs")
+		return usageError("migrate takes no arguments but --data / --dsn / --blobs / --schema-only")
 	}
-	// Opening the parts applies the schema changes and, the first time,
-	// makes what every instance must share: the CA keys (encrypted by the
-	// CA passphrase) and the server's MAC key, in the data directory.
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, _, err := open(ctx, *c, log)
+	dsn := c.dsn
+	if dsn == "" {
+		if err := os.MkdirAll(c.data, 0o700); err != nil {
+			return err
+		}
+		dsn = filepath.Join(c.data, "certdesk.db")
+	}
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	st.Close()
 	fmt.Fprintln(stdout, "数据库结构已是最新 / the schema is up to date")
+	if *schemaOnly {
+		return nil
+	}
+	// The first time, make what every instance must share: the CA keys
+	// (encrypted by the CA passphrase) and the server's MAC key. Existing
+	// ones are left alone (opening them would need the passphrase, or the
+	// HSM, for nothing).
+	if _, err := os.Stat(filepath.Join(c.data, "ca", "issuing.crt")); errors.Is(err, os.ErrNotExist) {
+		if os.Getenv("CERTDESK_CA_PASSPHRASE") == "" {
+			return usageError("migrate makes the CA keys the first time: set CERTDESK_CA_PASSPHRASE (or use --schema-only)")
+		}
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		st, _, err := open(ctx, *c, log)
+		if err != nil {
+			return err
+		}
+		st.Close()
+	}
 	fmt.Fprintf(stdout, "各实例须使用相同的 CA 密钥与服务器密钥:%s 与 %s / every instance needs the same CA keys and server key: %[1]s and %[2]s\n",
 		filepath.Join(c.data, "ca"), filepath.Join(c.data, "secret.key"))
 	return nil

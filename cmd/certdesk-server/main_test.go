@@ -181,13 +181,32 @@ func TestMigrateBeforeInstances(t *testing.T) {
 		!strings.Contains(errb.String(), "run certdesk-server migrate first") {
 		t.Fatalf("serve --no-migrate on an empty database: %d %s", code, errb.String())
 	}
+	// The CA keys are made by the first migrate, so it wants the passphrase.
+	t.Setenv("CERTDESK_CA_PASSPHRASE", "")
+	if code := run(ctx, []string{"migrate", "--data", dir}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "CERTDESK_CA_PASSPHRASE") {
+		t.Fatalf("migrate without the CA passphrase: %d %s", code, errb.String())
+	}
+	t.Setenv("CERTDESK_CA_PASSPHRASE", "migrate-test-passphrase")
 	for i := 0; i < 2; i++ {
 		out.Reset()
 		if code := run(ctx, []string{"migrate", "--data", dir}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "up to date") {
 			t.Fatalf("migrate %d: %d %s %s", i, code, out.String(), errb.String())
 		}
 	}
-	s, err := server.Start(ctx, server.Config{DataDir: dir, NoMigrate: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	for _, f := range []string{"ca/issuing.crt", "ca/issuing.key", "secret.key"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("migrate made no %s: %v", f, err)
+		}
+	}
+	// --schema-only makes no keys (an HSM's CA is made by serve).
+	other := filepath.Join(t.TempDir(), "hsm")
+	if code := run(ctx, []string{"migrate", "--schema-only", "--data", other}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("migrate --schema-only: %d %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(other, "ca")); err == nil {
+		t.Fatal("migrate --schema-only made CA keys")
+	}
+	s, err := server.Start(ctx, server.Config{DataDir: dir, NoMigrate: true, CAPassphrase: "migrate-test-passphrase", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("an instance after migrate: %v", err)
 	}

@@ -200,6 +200,12 @@ func (f *File) check(src []byte) Problems {
 		}
 		if f.Server.BlobsAccessKey != "" {
 			secret("server.blobs_secret", f.Server.BlobsSecretFile, f.Server.BlobsSecretEnv)
+		} else if f.Server.BlobsSecretFile != "" || f.Server.BlobsSecretEnv != "" {
+			key := "server.blobs_secret_file"
+			if f.Server.BlobsSecretFile == "" {
+				key = "server.blobs_secret_env"
+			}
+			bad(key, "已指定对象存储密钥,请同时填写 blobs_access_key", "a secret key is named: blobs_access_key goes with it")
 		}
 	}
 	if (f.Server.TLSCert == "") != (f.Server.TLSKey == "") {

@@ -68,6 +68,9 @@ renewal = "SMS_100004"
 		{"template", `renewal = "SMS_100004"`, `renewal = "100004"`, 25, "sms.templates.renewal", "模板代码"},
 		{"extra template", `renewal = "SMS_100004"`, "renewal = \"SMS_100004\"\nrenwal = \"SMS_100006\"", 26, "sms.templates.renwal", "没有这种短信"},
 		{"public url", `public_url = "https://ca.example.cn"`, `public_url = "ca.example.cn"`, 3, "server.public_url", "https://"},
+		{"blobs url", `public_url = "https://ca.example.cn"`, "public_url = \"https://ca.example.cn\"\nblobs = \"s3://certdesk\"", 4, "server.blobs", "endpoint="},
+		{"blobs secret", `public_url = "https://ca.example.cn"`, "public_url = \"https://ca.example.cn\"\nblobs = \"s3://certdesk?endpoint=s3.example.cn\"\nblobs_access_key = \"AK\"\nblobs_secret_env = \"CERTDESK_NO_SUCH_VAR\"", 6, "server.blobs_secret_env", "未设置"},
+		{"blobs secret without key", `public_url = "https://ca.example.cn"`, "public_url = \"https://ca.example.cn\"\nblobs = \"s3://certdesk?endpoint=s3.example.cn\"\nblobs_secret_file = \"" + secret + "\"", 5, "server.blobs_secret_file", "blobs_access_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(strings.Replace(good, tc.old, tc.new, 1)))
