@@ -112,15 +112,15 @@ func TestOneParsedFaceForEveryStyle(t *testing.T) {
 	afterRegular := heap()
 	bold := fyne.MeasureText(text, 14, fyne.TextStyle{Bold: true})
 	afterBold := heap()
-	t.Logf("regular face %.1f MB, bold %.1f MB more", afterRegular-before, afterBold-afterRegular)
+	t.Logf("regular face %.1f MiB, bold %.1f MiB more", afterRegular-before, afterBold-afterRegular)
 	if afterRegular-before < 5 {
-		t.Fatalf("the CJK face took only %.1f MB: the measurement no longer sees the parse", afterRegular-before)
+		t.Fatalf("the CJK face took only %.1f MiB: the measurement no longer sees the parse", afterRegular-before)
 	}
 	if afterRegular-before > 18 {
-		t.Errorf("regular text took %.1f MB: fallback faces parsed up front?", afterRegular-before)
+		t.Errorf("regular text took %.1f MiB: fallback faces parsed up front?", afterRegular-before)
 	}
 	if afterBold-afterRegular > 2 {
-		t.Errorf("bold text took %.1f MB more: the CJK face was parsed again (is go.mod's replace of Fyne in place?)", afterBold-afterRegular)
+		t.Errorf("bold text took %.1f MiB more: the CJK face was parsed again (is go.mod's replace of Fyne in place?)", afterBold-afterRegular)
 	}
 	if regular != bold {
 		t.Errorf("regular %v and bold %v measure differently with one face", regular, bold)
