@@ -33,21 +33,23 @@ import (
 // cluster is what issue 21 deploys: PostgreSQL, an S3-compatible object
 // store (versitygw), several `certdesk-server serve` processes sharing
 // both, and a load balancer in front (httputil.ReverseProxy with a health
-// check, as a real one has). SMS go to a loopback gateway that counts them.
+// check, as a real one has). SMS go to a loopback gateway that counts them,
+// e-mail to mailpit (a real SMTP server, STARTTLS and AUTH).
 type cluster struct {
-	t      testing.TB
-	bin    string
-	dsn    string
-	s3     *s3test.Server
-	sms    *smsCounter
-	conf   string
-	env    []string
-	addrs  []string
-	data   []string
-	procs  []*exec.Cmd
-	lb     *balancer
-	lbSrv  *httptest.Server
-	shared string
+	t       testing.TB
+	bin     string
+	dsn     string
+	s3      *s3test.Server
+	sms     *smsCounter
+	mailAPI string // mailpit's API, which counts the e-mails
+	conf    string
+	env     []string
+	addrs   []string
+	data    []string
+	procs   []*exec.Cmd
+	lb      *balancer
+	lbSrv   *httptest.Server
+	shared  string
 }
 
 // smsCounter is the SMS gateway's receiving end: it answers as dysmsapi
@@ -154,7 +156,17 @@ func startInstancesOn(t testing.TB, n int, local bool) *cluster {
 	gw := httptest.NewServer(c.sms)
 	t.Cleanup(gw.Close)
 	c.conf = filepath.Join(t.TempDir(), "certdesk.toml")
+	mailPort, mailAPI, _, mailCA := mailpit(t)
+	c.mailAPI = mailAPI
 	conf := server + fmt.Sprintf(`
+[mail]
+host = "127.0.0.1"
+port = %d
+username = "certdesk"
+password_env = "CERTDESK_TEST_MAIL_PASSWORD"
+from = "noreply@ca.example.cn"
+ca_file = %q
+
 [sms]
 provider = "aliyun"
 endpoint = %q
@@ -168,11 +180,11 @@ status = "SMS_100001"
 download_code = "SMS_100002"
 unlock_code = "SMS_100003"
 renewal = "SMS_100004"
-`, gw.URL)
+`, mailPort, mailCA, gw.URL)
 	if err := os.WriteFile(c.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.env = append(append(os.Environ(), c.env...), "CERTDESK_TEST_SMS_SECRET=cluster-sms-secret",
+	c.env = append(append(os.Environ(), c.env...), "CERTDESK_TEST_SMS_SECRET=cluster-sms-secret", "CERTDESK_TEST_MAIL_PASSWORD=cluster-mail-secret",
 		"CERTDESK_CA_PASSPHRASE="+clusterPassphrase, "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
 	if !local {
 		mig := exec.Command(c.bin, "migrate", "--data", c.shared, "--dsn", c.dsn, "--blobs", c.s3.URL())
@@ -326,6 +338,7 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 		submitted = map[string]bool{}
 		materials = map[string]string{} // material → application
 		resumedOn = map[[2]int]int{}    // (first half's instance, second's) → uploads
+		sessions  []string              // tokens of acknowledged logins
 		logins    atomic.Int64
 		reads     atomic.Int64
 		acks      atomic.Int64
@@ -399,6 +412,12 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 					if err == nil && r.status == 201 {
 						logins.Add(1)
 						acks.Add(1)
+						var sess api.Session
+						if jsonUnmarshal(r.body, &sess) == nil {
+							mu.Lock()
+							sessions = append(sessions, sess.Token)
+							mu.Unlock()
+						}
 					}
 				}
 				a, err := tryCreate(c)
@@ -474,6 +493,15 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 			}
 		}
 	}
+	for _, tok := range sessions {
+		for i := range 3 {
+			d := newClient(t, cl.instance(i))
+			d.token = tok
+			if r := d.do("GET", api.PathMe, nil); r.status != 200 {
+				t.Fatalf("a session from an acknowledged login, on instance %d: %d", i, r.status)
+			}
+		}
+	}
 	for mid, appID := range materials {
 		r := created[appID].do("GET", "/applications/"+appID+"/materials/"+mid+"/data", nil)
 		if r.status != 200 || sha(r.body) != sha(scan) {
@@ -539,7 +567,7 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 		pending, sms := 0, 0
 		for _, m := range msgs {
 			if m.SentAt.IsZero() {
-				pending++ // e-mail included: it goes to the log here
+				pending++
 			}
 			if m.Channel == "sms" {
 				sms++
@@ -556,7 +584,28 @@ func TestSeveralInstancesBehindABalancer(t *testing.T) {
 				t.Errorf("the gateway got %d messages, the outbox holds %d", len(cl.sms.got), sms)
 			}
 			cl.sms.mu.Unlock()
-			t.Logf("%d SMS, each sent once", sms)
+			// The e-mails, counted by their Message-ID at the SMTP server.
+			var got struct {
+				Messages []struct{ MessageID string }
+			}
+			mpGet(t, cl.mailAPI+"/messages?limit=5000", &got)
+			byID := map[string]int{}
+			for _, m := range got.Messages {
+				byID[m.MessageID]++
+			}
+			mails := 0
+			for _, m := range msgs {
+				if m.Channel == "email" {
+					mails++
+					if byID[m.ID+"@certdesk"] != 1 {
+						t.Errorf("e-mail %s (%s) reached the mail server %d times", m.ID, m.Subject, byID[m.ID+"@certdesk"])
+					}
+				}
+			}
+			if len(got.Messages) != mails {
+				t.Errorf("the mail server got %d e-mails, the outbox holds %d", len(got.Messages), mails)
+			}
+			t.Logf("%d SMS and %d e-mails, each sent once", sms, mails)
 			break
 		}
 		if time.Now().After(deadline) {

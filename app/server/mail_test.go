@@ -31,7 +31,10 @@ import (
 // mailpit starts a real SMTP server (mailpit, built by the test command
 // into bin/tools) on loopback with STARTTLS required and AUTH, and returns
 // its SMTP port, its API's URL and the CA pool that trusts its certificate.
-func mailpit(t *testing.T) (int, string, *x509.CertPool) {
+// mailpit starts a mailpit SMTP server (STARTTLS required, any AUTH) and
+// returns its SMTP port, its API URL, and its certificate as a pool and as
+// a PEM file.
+func mailpit(t testing.TB) (int, string, *x509.CertPool, string) {
 	t.Helper()
 	bin, err := exec.LookPath("mailpit")
 	if err != nil {
@@ -87,7 +90,7 @@ func mailpit(t *testing.T) (int, string, *x509.CertPool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return smtpPort, api, pool
+	return smtpPort, api, pool, certFile
 }
 
 type mpMessage struct {
@@ -121,7 +124,7 @@ func mpGet(t *testing.T, url string, out any) []byte {
 // attached PDF's text holds the buyer, the amounts and the total in
 // Chinese capitals.
 func TestMailThroughARealSMTPServer(t *testing.T) {
-	port, mp, pool := mailpit(t)
+	port, mp, pool, _ := mailpit(t)
 	prov := outbox.Router{Email: outbox.SMTP{Config: outbox.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: "starttls", Username: "certdesk",
 		Password: "mail-secret", From: "noreply@ca.example.cn", FromName: "福建 CA", RootCAs: pool}},
 		Fallback: outbox.Log{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
