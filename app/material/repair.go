@@ -221,19 +221,37 @@ func encodedSize(img image.Image, q int) int64 {
 // Encoding is the slow part, so the search runs on a quarter-size sample of
 // the image (every fourth band of 16 rows, which keeps the local detail the
 // size depends on), two qualities at a time on two cores, then confirms on
-// the full image, again two candidates at once.
+// the full image.
 func encodeToFit(img image.Image, limit int64) ([]byte, int, error) {
 	full := func(q int) []byte {
 		var buf bytes.Buffer
 		_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: q})
 		return buf.Bytes()
 	}
-	if s := encodedSize(img, maxQuality); s <= limit && img.Bounds().Dx()*img.Bounds().Dy() < 1<<20 {
-		// Small images: the top quality fits, no search needed.
-		return full(maxQuality), maxQuality, nil
+	// Small images: when the top quality fits no search is needed. (The
+	// size is asked only of small ones: for a large one it was a full
+	// encode thrown away, a fifth of the CPU of a fix.)
+	if img.Bounds().Dx()*img.Bounds().Dy() < 1<<20 {
+		if b := full(maxQuality); int64(len(b)) <= limit {
+			return b, maxQuality, nil
+		}
 	}
 	sample, frac := bandSample(img)
-	fits := func(q int) bool { return float64(encodedSize(sample, q))/frac <= float64(limit)*0.98 }
+	var mu sync.Mutex
+	sizes := map[int]int64{} // the sample's encoded size per quality
+	sampleSize := func(q int) int64 {
+		mu.Lock()
+		n, ok := sizes[q]
+		mu.Unlock()
+		if !ok {
+			n = encodedSize(sample, q)
+			mu.Lock()
+			sizes[q] = n
+			mu.Unlock()
+		}
+		return n
+	}
+	fits := func(q int) bool { return float64(sampleSize(q))/frac <= float64(limit)*0.98 }
 	lo, hi := minQuality, maxQuality // invariant: answer in [lo, hi]
 	for hi-lo > 1 {
 		a := lo + (hi-lo)/3
@@ -258,24 +276,26 @@ func encodeToFit(img image.Image, limit int64) ([]byte, int, error) {
 	if hi > lo && fits(hi) {
 		lo = hi
 	}
-	// Confirm on the full image: try the estimate and the next quality up
-	// together, and step down until one fits.
-	for q := lo; q >= minQuality-1; q -= 2 {
-		var a, b []byte
-		up := min(q+1, maxQuality)
-		parallel(func() { a = full(q) }, func() { b = full(up) })
-		if int64(len(b)) <= limit && up > q {
-			return b, up, nil
+	// Confirm on the full image, one encoding at a time, stepping down
+	// until one fits: the estimate keeps 2 % in hand, so the first one
+	// nearly always does. (Encoding the next quality up beside it on the
+	// other core every time cost a full encode's CPU, mostly for nothing.)
+	for q := lo; q >= minQuality; q-- {
+		b := full(q)
+		if int64(len(b)) > limit {
+			continue
 		}
-		if int64(len(a)) <= limit {
-			return a, q, nil
-		}
-		if q-1 >= minQuality {
-			c := full(q - 1)
-			if int64(len(c)) <= limit {
-				return c, q - 1, nil
+		// The next quality up is encoded only when the sample says it
+		// would fit too, scaled from this one's true size: that is when
+		// the 2 % in hand was too much.
+		if up := q + 1; up <= maxQuality {
+			if est := float64(len(b)) * float64(sampleSize(up)) / float64(sampleSize(q)); est <= float64(limit)*1.005 {
+				if c := full(up); int64(len(c)) <= limit {
+					return c, up, nil
+				}
 			}
 		}
+		return b, q, nil
 	}
 	return nil, 0, fmt.Errorf("even at quality %d the image is over %s: %w", minQuality, humanBytes(limit), ErrNotFixable)
 }
