@@ -41,6 +41,9 @@ bind() { # host-dir chroot-dir [ro]
 mount -t proc proc "$root/proc"; mounted+=("$root/proc")
 bind /dev /dev
 bind /dev/pts /dev/pts
+# On a fresh machine no X server has run yet: the socket directory is made
+# before it is bound (mount --bind refused the missing one in CI).
+mkdir -p /tmp/.X11-unix && chmod 1777 /tmp/.X11-unix
 bind /tmp/.X11-unix /tmp/.X11-unix
 bind "$dist" /mnt/dist ro
 bind "$run" /mnt/run
@@ -50,7 +53,6 @@ fail() { echo "wine-smoke: FAIL: $*" >&2; exit 1; }
 
 # A display of our own on the host; the chroot reaches it through the
 # bound socket directory.
-mkdir -p /tmp/.X11-unix
 n=90
 while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
 Xvfb ":$n" -screen 0 1280x1024x24 -nolisten tcp -ac >/dev/null 2>&1 &
