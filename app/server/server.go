@@ -59,6 +59,10 @@ type Config struct {
 	// and AWS_SECRET_ACCESS_KEY).
 	Blobs                          string
 	BlobsAccessKey, BlobsSecretKey string
+	// OpenS3 opens an s3:// blob store (s3blob.Open), given by
+	// certdesk-server, left out of the desktop client, which embeds this
+	// server on the local disk and need not link an S3 client.
+	OpenS3 func(ctx context.Context, url, accessKey, secretKey string) (blob.Blobs, error)
 	// TLS: a certificate and key file, or DevTLS to generate a self-signed
 	// one in DataDir. Neither: plain HTTP (embedded on loopback only).
 	TLSCert, TLSKey string
@@ -233,8 +237,10 @@ func openBlobs(ctx context.Context, cfg Config) (blob.Blobs, error) {
 	switch {
 	case cfg.Blobs == "":
 		return blob.Open(filepath.Join(cfg.DataDir, "files"))
+	case strings.HasPrefix(cfg.Blobs, "s3://") && cfg.OpenS3 != nil:
+		return cfg.OpenS3(ctx, cfg.Blobs, cfg.BlobsAccessKey, cfg.BlobsSecretKey)
 	case strings.HasPrefix(cfg.Blobs, "s3://"):
-		return blob.OpenS3(ctx, cfg.Blobs, cfg.BlobsAccessKey, cfg.BlobsSecretKey)
+		return nil, fmt.Errorf("blob store %q: this program has no S3 client (certdesk-server has)", cfg.Blobs)
 	}
 	return nil, fmt.Errorf("blob store %q: want s3://bucket?endpoint=host:port (or nothing: the data directory)", cfg.Blobs)
 }

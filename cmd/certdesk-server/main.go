@@ -25,6 +25,7 @@ import (
 	"certdesk/app/apply"
 	"certdesk/app/cliargs"
 	"certdesk/app/server"
+	"certdesk/app/server/blob/s3blob"
 	"certdesk/app/server/config"
 	"certdesk/app/server/httpapi"
 	"certdesk/app/server/outbox"
@@ -261,7 +262,7 @@ func serve(ctx context.Context, args []string, log *slog.Logger, stderr io.Write
 		}
 		hsm = &server.HSMConfig{Module: *hsmModule, Token: *hsmToken, PIN: []byte(strings.TrimRight(string(pin), "\r\n")), KeyType: token.KeyType(*keyType)}
 	}
-	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, OutboxLease: *outboxLease, Addr: *addr, DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, BlobsAccessKey: blobAccess, BlobsSecretKey: blobSecret, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
+	s, err := server.Start(ctx, server.Config{HSM: hsm, NoMigrate: *noMigrate, OutboxLease: *outboxLease, Addr: *addr, DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, BlobsAccessKey: blobAccess, BlobsSecretKey: blobSecret, OpenS3: s3blob.Open, TLSCert: *cert, TLSKey: *key, DevTLS: *devTLS,
 		Log: log, TrustedProxies: proxies, CAPassphrase: pass, PublicURL: *publicURL, DevProviders: *dev,
 		CertValidity: time.Duration(*validityDays) * 24 * time.Hour, CAKeyType: *keyType, Provider: prov,
 		Service: service.Config{UnlockApproval: *unlockApproval, Invoice: invoice, Pay: pay, WeChat: wxpay}})
@@ -286,7 +287,7 @@ func operator() service.Principal {
 func open(ctx context.Context, c common, log *slog.Logger) (*store.Store, *service.Service, error) {
 	// The CA passphrase opens the CA keys and the key-encryption key that
 	// seals UKEY SO PINs (ukey init, unlock approvals).
-	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, Log: log, CAPassphrase: os.Getenv("CERTDESK_CA_PASSPHRASE")})
+	return server.Open(ctx, server.Config{DataDir: c.data, DSN: c.dsn, Blobs: c.blobs, OpenS3: s3blob.Open, Log: log, CAPassphrase: os.Getenv("CERTDESK_CA_PASSPHRASE")})
 }
 
 // openVerb parses a command whose first argument is a verb ("review

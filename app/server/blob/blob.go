@@ -1,13 +1,15 @@
 // Package blob stores material files by the SHA-256 of their content, and
 // the partial files of resumable uploads beside them: on the local disk
-// (Store, the default) or in an S3-compatible bucket (S3, for several
-// instances). Either way a blob is complete before it has its name, and
+// (Store, the default) or in an S3-compatible bucket (package s3blob, for
+// several instances). Either way a blob is complete before it has its name, and
 // nothing is reported stored or received before it is durable.
 package blob
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +42,18 @@ type Blobs interface {
 	Keep(ctx context.Context, id, sum string, b []byte) error
 	// Discard drops an upload's part.
 	Discard(ctx context.Context, id string)
+}
+
+// ValidName reports whether sum can name a blob (64 lower-case hex digits).
+func ValidName(sum string) bool { return reHex.MatchString(sum) }
+
+// ValidUpload reports whether id can name an upload.
+func ValidUpload(id string) bool { return reID.MatchString(id) }
+
+// HasSum reports whether b's SHA-256 is sum.
+func HasSum(b []byte, sum string) bool {
+	got := sha256.Sum256(b)
+	return hex.EncodeToString(got[:]) == sum
 }
 
 // Store is a directory of blobs and upload parts.
@@ -168,7 +182,7 @@ func (s *Store) Complete(_ context.Context, id, sum string, b []byte) ([]byte, e
 			return nil, fmt.Errorf("read part: %w", err)
 		}
 	}
-	if !sumIs(b, sum) {
+	if !HasSum(b, sum) {
 		os.Remove(s.part(id))
 		return nil, ErrDigest
 	}
