@@ -20,11 +20,19 @@ import (
 	"certdesk/app/apply"
 )
 
-// until drains the screen's call notifications until cond holds.
+// until drains the screen's call notifications until cond holds. cond
+// walks widgets, so it runs under the lock background updates take (see
+// onUI): Fyne's test driver runs fyne.Do on the caller's goroutine, and a
+// walk beside a reply's update tore RichText's cache (concurrent map writes).
 func until(t *testing.T, calls chan struct{}, cond func() bool) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
-	for !cond() {
+	locked := func() bool {
+		uiMu.Lock()
+		defer uiMu.Unlock()
+		return cond()
+	}
+	for !locked() {
 		select {
 		case <-calls:
 		case <-deadline:
@@ -50,45 +58,37 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 	if !accept.Disabled() {
 		t.Fatal("accept enabled before the agreement was ticked")
 	}
-	test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
-	test.Tap(accept)
+	asUser(func() {
+		test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
+		test.Tap(accept)
+	})
 	until(t, w.calls, func() bool { return w.appID != "" && w.fields != nil })
 
-	set := func(key, v string) {
-		f := w.fields[key]
-		switch {
-		case f.entry != nil:
-			f.entry.SetText(v)
-			f.entry.FocusLost()
-		case f.sel != nil:
-			for _, ch := range f.def.Choices {
-				if ch.Value == v {
-					f.sel.SetSelected(ch.Label.ZH)
-				}
-			}
-		case f.check != nil:
-			f.check.SetChecked(v == "true")
-		}
+	// set is the user typing into a field and leaving it, on the UI
+	// goroutine; it returns what is said beside the field then.
+	set := func(key, v string) (said string) {
+		asUser(func() { said = typeInto(w.fields[key], v) })
+		return said
 	}
-	set(apply.FOrgCode, "91350100M000100Y44")
-	if !strings.Contains(w.fields[apply.FOrgCode].err.Text, "校验位不符") {
-		t.Fatalf("credit code error: %q", w.fields[apply.FOrgCode].err.Text)
+	hidden := func(key string) (h bool) {
+		asUser(func() { h = w.fields[key].box.Hidden })
+		return h
+	}
+	if msg := set(apply.FOrgCode, "91350100M000100Y44"); !strings.Contains(msg, "校验位不符") {
+		t.Fatalf("credit code error: %q", msg)
 	}
 	// A name character no font here prints is said beside the name, as it
 	// is left (a CJK Extension G character in no font of the PC); 䶮 and 𠮷 print.
-	set(apply.FHandlerName, "王\U00031328")
-	if msg := w.fields[apply.FHandlerName].err.Text; !strings.Contains(msg, "U+31328") || !strings.Contains(msg, "字库") {
+	if msg := set(apply.FHandlerName, "王\U00031328"); !strings.Contains(msg, "U+31328") || !strings.Contains(msg, "字库") {
 		t.Fatalf("unprintable name: %q", msg)
 	}
-	set(apply.FHandlerName, "刘䶮𠮷")
-	if msg := w.fields[apply.FHandlerName].err.Text; msg != "" {
+	if msg := set(apply.FHandlerName, "刘䶮𠮷"); msg != "" {
 		t.Fatalf("a printable rare name: %q", msg)
 	}
-	set(apply.FOrgCode, "91350100M000100Y43")
-	if w.fields[apply.FOrgCode].err.Text != "" {
-		t.Fatalf("error not cleared: %q", w.fields[apply.FOrgCode].err.Text)
+	if msg := set(apply.FOrgCode, "91350100M000100Y43"); msg != "" {
+		t.Fatalf("error not cleared: %q", msg)
 	}
-	if !w.fields[apply.FMailAddress].box.Hidden {
+	if !hidden(apply.FMailAddress) {
 		t.Fatal("the postal address shows for pickup")
 	}
 	for k, v := range map[string]string{apply.FUsername: "ui01", apply.FOrgName: "福州示例软件有限公司", apply.FOrgAddress: "福建省福州市鼓楼区五四路 100 号",
@@ -96,11 +96,11 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 		apply.FHandlerEmail: "wang@example.com", apply.FSecurityQuestion: "您的出生地是?", apply.FSecurityAnswer: "福州", apply.FDelivery: "mail"} {
 		set(k, v)
 	}
-	if w.fields[apply.FMailAddress].box.Hidden {
+	if hidden(apply.FMailAddress) {
 		t.Fatal("the postal address is hidden for mail delivery")
 	}
 	// Submitting without the postal details: the server's errors appear beside the fields.
-	test.Tap(w.submit)
+	asUser(func() { test.Tap(w.submit) })
 	until(t, w.calls, func() bool { return w.fields[apply.FMailPostcode].err.Text != "" })
 	if done != "" {
 		t.Fatal("submitted with errors")
@@ -113,7 +113,7 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 		a, err := c.Application(context.Background(), w.appID)
 		return err == nil && a.Form[apply.FMailPostcode] == "350001"
 	})
-	test.Tap(w.submit)
+	asUser(func() { test.Tap(w.submit) })
 	// Submitted: the acceptance form is written for printing.
 	until(t, w.calls, func() bool { return w.PrintedPath != "" })
 	pdf, err := os.ReadFile(w.PrintedPath)
@@ -139,10 +139,29 @@ func TestApplyWizardAgreementAndForm(t *testing.T) {
 			t.Errorf("preview page %d is blank (%.3f dark)", i+1, ink)
 		}
 	}
-	test.Tap(findButton(w.root, "返回用户中心"))
+	asUser(func() { test.Tap(findButton(w.root, "返回用户中心")) })
 	if done != w.appID {
 		t.Fatal("the print step did not lead back to the user center")
 	}
+}
+
+// typeInto sets a field's value as the user would and leaves it, and
+// returns what is said beside it then.
+func typeInto(f *formField, v string) string {
+	switch {
+	case f.entry != nil:
+		f.entry.SetText(v)
+		f.entry.FocusLost()
+	case f.sel != nil:
+		for _, ch := range f.def.Choices {
+			if ch.Value == v {
+				f.sel.SetSelected(ch.Label.ZH)
+			}
+		}
+	case f.check != nil:
+		f.check.SetChecked(v == "true")
+	}
+	return f.err.Text
 }
 
 func findButton(o fyne.CanvasObject, text string) *widget.Button {

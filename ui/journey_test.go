@@ -157,27 +157,36 @@ func runJourney(t *testing.T, jc journeyCase) {
 		win.SetContent(j.Content())
 	}
 	until(t, w.calls, func() bool { return findButton(w.root, "同意并继续") != nil })
-	test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
-	test.Tap(findButton(w.root, "同意并继续"))
+	asUser(func() {
+		test.Tap(findCheck(w.root, "我已阅读并同意上述协议"))
+		test.Tap(findButton(w.root, "同意并继续"))
+	})
 	until(t, w.calls, func() bool { return w.fields != nil })
 	// A wrong mobile number is reported beside its field as the user leaves it.
 	mobileKey := apply.FHandlerMobile
 	if jc.kind == apply.KindPersonal {
 		mobileKey = apply.FApplicantMobile
 	}
-	w.fields[mobileKey].entry.SetText("1380013800")
-	w.fields[mobileKey].entry.FocusLost()
-	if w.fields[mobileKey].err.Text == "" {
+	var errText string
+	asUser(func() {
+		w.fields[mobileKey].entry.SetText("1380013800")
+		w.fields[mobileKey].entry.FocusLost()
+		errText = w.fields[mobileKey].err.Text
+	})
+	if errText == "" {
 		t.Fatal("no error beside a 10-digit mobile number")
 	}
-	w.fill(jc.form)
-	w.fields[mobileKey].entry.FocusLost()
-	if e := w.fields[mobileKey].err.Text; e != "" {
-		t.Fatalf("error stays after the fix: %q", e)
+	asUser(func() {
+		w.fill(jc.form)
+		w.fields[mobileKey].entry.FocusLost()
+		errText = w.fields[mobileKey].err.Text
+	})
+	if errText != "" {
+		t.Fatalf("error stays after the fix: %q", errText)
 	}
-	test.Tap(w.submit)
+	asUser(func() { test.Tap(w.submit) })
 	until(t, w.calls, func() bool { return w.PrintedPath != "" })
-	test.Tap(findButton(w.root, "下一步:上传材料"))
+	asUser(func() { test.Tap(findButton(w.root, "下一步:上传材料")) })
 	if j == nil {
 		t.Fatal("the print step did not continue to the materials")
 	}
@@ -200,15 +209,18 @@ func runJourney(t *testing.T, jc journeyCase) {
 	verdicts := make(chan material.Verdict, 16)
 	j.mat.Verdict = func(_ apply.MaterialType, v material.Verdict) { verdicts <- v }
 	first := types[0]
-	j.mat.Add(first, "扫描件.jpg", lowDPI)
+	asUser(func() { j.mat.Add(first, "扫描件.jpg", lowDPI) })
 	v := <-verdicts
-	if v.OK() || !v.Fixable() || !strings.Contains(j.mat.item(first).verdict.Text, "要求至少 100 DPI") {
-		t.Fatalf("low-DPI verdict on screen: %q", j.mat.item(first).verdict.Text)
+	var verdictText string
+	var fixHidden bool
+	asUser(func() { verdictText, fixHidden = j.mat.item(first).verdict.Text, j.mat.item(first).fix.Hidden })
+	if v.OK() || !v.Fixable() || !strings.Contains(verdictText, "要求至少 100 DPI") {
+		t.Fatalf("low-DPI verdict on screen: %q", verdictText)
 	}
-	if j.mat.item(first).fix.Hidden {
+	if fixHidden {
 		t.Fatal("no fix button for a fixable file")
 	}
-	test.Tap(j.mat.item(first).fix)
+	asUser(func() { test.Tap(j.mat.item(first).fix) })
 	if v := <-verdicts; !v.OK() {
 		t.Fatalf("after the fix: %+v", v.Problems)
 	}
@@ -217,11 +229,13 @@ func runJourney(t *testing.T, jc journeyCase) {
 		t.Fatalf("before/after not shown: %q", s)
 	}
 	for _, mt := range types[1:] {
-		data := doc
-		if j.mat.item(mt).rule.MinDPI == apply.ImprintDPI {
-			data = imprint
-		}
-		j.mat.Add(mt, string(mt)+".jpg", data)
+		asUser(func() {
+			data := doc
+			if j.mat.item(mt).rule.MinDPI == apply.ImprintDPI {
+				data = imprint
+			}
+			j.mat.Add(mt, string(mt)+".jpg", data)
+		})
 		<-verdicts
 	}
 	j.mat.Wait()
@@ -235,7 +249,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 	if len(qs) != len(types) { // one per type: the refused file never left the PC, its fixed copy did
 		t.Fatalf("%d uploads through the queue for %d types", len(qs), len(types))
 	}
-	test.Tap(j.mat.next)
+	asUser(func() { test.Tap(j.mat.next) })
 
 	// Identity: the two QR codes; the phone passes the check; the screen follows.
 	eventually(t, "the identity step", func() bool { return j.ident != nil && j.ident.Session != nil })
@@ -255,7 +269,7 @@ func runJourney(t *testing.T, jc journeyCase) {
 		eventually(t, "WeChat Pay offered", func() bool { return len(j.pay.method.Options) == 3 })
 		onUIWait(func() { j.pay.method.SetSelected("微信扫码") })
 	} else {
-		j.pay.Start(jc.pay)
+		asUser(func() { j.pay.Start(jc.pay) })
 	}
 	eventually(t, "the payment on screen", func() bool { return j.pay.Payment != nil })
 	switch jc.pay {
@@ -268,7 +282,8 @@ func runJourney(t *testing.T, jc journeyCase) {
 		if j.pay.Payment.Bank == nil || j.pay.Payment.Bank.Number == "" {
 			t.Fatalf("no bank account: %+v", j.pay.Payment)
 		}
-		j.pay.UploadVoucher("缴费凭证.jpg", testimg.JPEG(testimg.Scan(827, 1169, 6), 85, 100))
+		voucher := testimg.JPEG(testimg.Scan(827, 1169, 6), 85, 100)
+		asUser(func() { j.pay.UploadVoucher("缴费凭证.jpg", voucher) })
 		eventually(t, "the voucher sent", func() bool { return strings.Contains(j.pay.voucher.Text, "缴费凭证已上传") })
 		if _, err := srv.Service.ConfirmTransfer(ctx, ops, j.appID, "工行回单 0042"); err != nil {
 			t.Fatal(err)
@@ -285,16 +300,23 @@ func runJourney(t *testing.T, jc journeyCase) {
 	// Download onto the SoftHSM UKEY: a wrong code first, then the right one.
 	d := j.dl
 	eventually(t, "the UKEY detected", func() bool { return strings.Contains(d.info.Text, "ui-ukey") })
-	d.pin.SetText(tk.PIN)
-	d.code.SetText("00000000")
-	test.Tap(d.btn)
+	asUser(func() {
+		d.pin.SetText(tk.PIN)
+		d.code.SetText("00000000")
+		test.Tap(d.btn)
+	})
 	eventually(t, "the wrong code refused", func() bool { return d.err.Text != "" })
-	if d.pin.Text != "" {
+	var pinLeft string
+	asUser(func() { pinLeft = d.pin.Text })
+	if pinLeft != "" {
 		t.Fatal("the PIN stayed in the entry")
 	}
-	d.pin.SetText(tk.PIN)
-	d.code.SetText(downloadCode(t, srv, j.appID))
-	test.Tap(d.btn)
+	code := downloadCode(t, srv, j.appID)
+	asUser(func() {
+		d.pin.SetText(tk.PIN)
+		d.code.SetText(code)
+		test.Tap(d.btn)
+	})
 	eventually(t, "the certificate installed", func() bool { return d.Cert != nil || (d.err.Text != "" && !d.btn.Disabled()) })
 	if d.Cert == nil {
 		t.Fatalf("download failed: %s", d.err.Text)
