@@ -40,8 +40,10 @@ func certsOn(t *testing.T, url string, tk *softhsmtest.Token) (*Certs, *client.C
 	t.Cleanup(cancel)
 	c := NewCerts(ctx, fresh, PKCS11Holder{Module: tk.ModulePath}, apply.ZH, win, fresh.LoggedIn)
 	c.settled = make(chan struct{}, 16)
-	win.SetContent(c.Content())
-	c.Show()
+	asUser(func() {
+		win.SetContent(c.Content())
+		c.Show()
+	})
 	wait(t, c.settled) // the first reading
 	return c, fresh, win
 }
@@ -356,13 +358,18 @@ func TestCertsRenewFromWindow(t *testing.T) {
 
 	download := func(cl *client.Client) *DownloadStep {
 		t.Helper()
-		j := NewJourney(JourneyDeps{Client: cl, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
-		win.SetContent(j.Content())
+		var j *Journey
+		asUser(func() {
+			j = NewJourney(JourneyDeps{Client: cl, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
+			win.SetContent(j.Content())
+		})
 		eventually(t, "the download step", func() bool { return j.dl != nil })
 		d := j.dl
-		d.pin.SetText(tk.PIN)
-		d.code.SetText(code)
-		test.Tap(d.btn)
+		asUser(func() {
+			d.pin.SetText(tk.PIN)
+			d.code.SetText(code)
+			test.Tap(d.btn)
+		})
 		eventually(t, "the download's end", func() bool { return d.Cert != nil || (d.err.Text != "" && !d.btn.Disabled()) })
 		return d
 	}
@@ -371,15 +378,20 @@ func TestCertsRenewFromWindow(t *testing.T) {
 	quick, _ := client.New(client.Config{BaseURL: srv.URL, Retries: 1, RetryWait: 10 * time.Millisecond})
 	quick.SetToken(fresh.Token())
 	dl := func() *DownloadStep {
-		j := NewJourney(JourneyDeps{Client: quick, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
-		win.SetContent(j.Content())
+		var j *Journey
+		asUser(func() {
+			j = NewJourney(JourneyDeps{Client: quick, Window: win, Lang: apply.ZH, Log: log, UKEY: PKCS11UKEY{Module: tk.ModulePath}, FormDir: t.TempDir()}, renewal, func() {})
+			win.SetContent(j.Content())
+		})
 		eventually(t, "the download step", func() bool { return j.dl != nil })
 		return j.dl
 	}()
 	srv.Close()
-	dl.pin.SetText(tk.PIN)
-	dl.code.SetText(code)
-	test.Tap(dl.btn)
+	asUser(func() {
+		dl.pin.SetText(tk.PIN)
+		dl.code.SetText(code)
+		test.Tap(dl.btn)
+	})
 	eventually(t, "the cut download's end", func() bool { return dl.err.Text != "" && !dl.btn.Disabled() })
 	if dl.Cert != nil || !strings.HasPrefix(dl.stages[0].Text, "✓") {
 		t.Fatalf("the cut download: cert %v, key stage %q, said %q", dl.Cert != nil, dl.stages[0].Text, dl.err.Text)

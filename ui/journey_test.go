@@ -346,7 +346,9 @@ func TestMaterialQueuedWhileOfflineIsSentLater(t *testing.T) {
 
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close() // the connection drops
-	j.mat.Add(apply.MatOrgLicense, "营业执照.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	asUser(func() {
+		j.mat.Add(apply.MatOrgLicense, "营业执照.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	})
 	j.mat.Wait()
 	eventually(t, "the queued notice", func() bool {
 		return strings.Contains(j.mat.item(apply.MatOrgLicense).fixed.Text, "联网后自动继续上传")
@@ -389,7 +391,9 @@ func TestBackgroundRefusalShownInTheUsersLanguage(t *testing.T) {
 
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	srv.Close()
-	j.mat.Add(apply.MatOrgLicense, "licence.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	asUser(func() {
+		j.mat.Add(apply.MatOrgLicense, "licence.jpg", testimg.JPEG(testimg.Scan(827, 1169, 4), 85, 100))
+	})
 	j.mat.Wait()
 	restartAt(t, cfg, addr)
 	if _, err := c.Cancel(ctx, a.ID); err != nil { // from another PC, say
@@ -436,8 +440,11 @@ func queuedJourney(t *testing.T, c *client.Client, id string, l apply.Lang, log 
 	t.Cleanup(func() { local.Close() })
 	loop := &appsync.Loop{Store: local, Client: c, Log: log, Events: events}
 	win := test.NewTempWindow(t, nil)
-	j := NewJourney(JourneyDeps{Client: c, Window: win, Lang: l, Log: log, Queue: loop}, id, func() {})
-	win.SetContent(j.Content())
+	var j *Journey
+	asUser(func() {
+		j = NewJourney(JourneyDeps{Client: c, Window: win, Lang: l, Log: log, Queue: loop}, id, func() {})
+		win.SetContent(j.Content())
+	})
 	eventually(t, "the checklist", func() bool { return j.mat != nil && len(j.mat.items) > 0 })
 	return j, local, loop
 }

@@ -36,23 +36,33 @@ func wait(t *testing.T, ch chan struct{}) {
 func TestLoginScreenAndCenter(t *testing.T) {
 	l, done, loggedIn := loginScreen(t)
 
-	// Registration with a weak password: the policy's words appear.
-	test.Type(l.regMobile, "13800138000")
-	test.Type(l.regPass, "abc")
-	test.Type(l.regPass2, "abc")
+	// Registration with a weak password: the policy's words appear. The
+	// user's actions and reads take the UI lock, as the one UI goroutine
+	// would be (the test driver runs replies' updates on their goroutines).
+	asUser(func() {
+		test.Type(l.regMobile, "13800138000")
+		test.Type(l.regPass, "abc")
+		test.Type(l.regPass2, "abc")
+	})
 	tapSays(t, l.regBtn, done, &l.regErr.Label, "密码至少 8 位")
-	l.regPass.SetText("Zh3ngShu!2026")
-	l.regPass2.SetText("Zh3ngShu!2026")
-	test.Tap(l.regBtn)
+	asUser(func() {
+		l.regPass.SetText("Zh3ngShu!2026")
+		l.regPass2.SetText("Zh3ngShu!2026")
+		test.Tap(l.regBtn)
+	})
 	wait(t, done)
-	if l.loginName.Text != "13800138000" || !strings.Contains(l.loginInfo.Text, "注册成功") {
-		t.Fatalf("after registration: %q %q", l.loginName.Text, l.loginInfo.Text)
-	}
-	// A wrong password, then the right one (Enter submits).
-	test.Type(l.password, "wrong-password")
+	asUser(func() {
+		if l.loginName.Text != "13800138000" || !strings.Contains(l.loginInfo.Text, "注册成功") {
+			t.Errorf("after registration: %q %q", l.loginName.Text, l.loginInfo.Text)
+		}
+		// A wrong password, then the right one (Enter submits).
+		test.Type(l.password, "wrong-password")
+	})
 	tapSays(t, l.loginBtn, done, &l.loginErr.Label, "账号或密码不正确")
-	l.password.SetText("Zh3ngShu!2026")
-	l.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	asUser(func() {
+		l.password.SetText("Zh3ngShu!2026")
+		l.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	})
 	wait(t, done)
 	if !*loggedIn {
 		t.Fatal("not logged in")
@@ -65,11 +75,13 @@ func TestLoginScreenAndCenter(t *testing.T) {
 		Agreement: api.AgreementAcceptance{Version: ag.Version, AcceptedAt: time.Now()}}, client.NewIdempotencyKey())
 	center := NewCenter(c, apply.ZH, func() {})
 	center.loaded = done
-	center.Refresh()
+	asUser(center.Refresh)
 	wait(t, done)
-	if len(center.apps) != 1 || !strings.Contains(center.status.Text, "共 1 条申请") {
-		t.Fatalf("center: %d %q", len(center.apps), center.status.Text)
-	}
+	asUser(func() {
+		if len(center.apps) != 1 || !strings.Contains(center.status.Text, "共 1 条申请") {
+			t.Errorf("center: %d %q", len(center.apps), center.status.Text)
+		}
+	})
 }
 
 // A stored session that still works opens the user center; a stale one
@@ -89,29 +101,28 @@ func TestShellResumesTheStoredSession(t *testing.T) {
 	w := a.NewWindow("t")
 	fresh, _ := client.New(client.Config{BaseURL: srv.URL, Log: log})
 	shell := NewShell(w, fresh, store, opts)
-	w.SetContent(shell.Content())
-	shell.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(shell.root.Objects) == 1 {
-			if tabs, ok := shell.root.Objects[0].(*container.AppTabs); ok && tabs.Items[0].Text == "我的申请" {
-				break
+	asUser(func() {
+		w.SetContent(shell.Content())
+		shell.Start()
+	})
+	first := func(s *Shell) string {
+		if len(s.root.Objects) == 1 {
+			if tabs, ok := s.root.Objects[0].(*container.AppTabs); ok {
+				return tabs.Items[0].Text
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return ""
 	}
-	tabs, ok := shell.root.Objects[0].(*container.AppTabs)
-	if !ok || tabs.Items[0].Text != "我的申请" {
-		t.Fatal("a valid stored session did not open the user center")
-	}
+	eventually(t, "the user center", func() bool { return first(shell) == "我的申请" })
 	// Logged out elsewhere: the stored token is stale.
 	c.Logout(context.Background())
 	shell2 := NewShell(w, fresh, store, opts)
-	shell2.Start()
+	asUser(shell2.Start)
 	time.Sleep(300 * time.Millisecond)
-	tabs, _ = shell2.root.Objects[0].(*container.AppTabs)
-	if tabs == nil || tabs.Items[0].Text != "证书助手" {
-		t.Fatalf("stale session: %+v", tabs)
+	var got string
+	asUser(func() { got = first(shell2) })
+	if got != "证书助手" {
+		t.Fatalf("stale session: first tab %q", got)
 	}
 }
 
@@ -135,10 +146,12 @@ func uiServer(t *testing.T) (*server.Server, *slog.Logger) {
 // want.
 func tapSays(t *testing.T, btn *widget.Button, done chan struct{}, msg *widget.Label, want string) {
 	t.Helper()
-	test.Tap(btn)
+	asUser(func() { test.Tap(btn) })
 	wait(t, done)
-	if !strings.Contains(msg.Text, want) {
-		t.Fatalf("after %s: %q, want %q", btn.Text, msg.Text, want)
+	var got string
+	asUser(func() { got = msg.Text })
+	if !strings.Contains(got, want) {
+		t.Fatalf("after %s: %q, want %q", btn.Text, got, want)
 	}
 }
 
@@ -160,28 +173,38 @@ func loginScreen(t *testing.T) (l *Login, done chan struct{}, loggedIn *bool) {
 func TestRegistrationHandsOverToLogin(t *testing.T) {
 	l, done, loggedIn := loginScreen(t)
 	w := test.NewTempWindow(t, l.Content())
-	w.Resize(fyne.NewSize(960, 680))
-	l.tabs.SelectIndex(1)
-	test.Type(l.regMobile, "13900139000")
-	test.Type(l.regPass, "Zh3ngShu!2026")
-	w.Canvas().Focus(l.regPass2)
-	test.Type(l.regPass2, "Zh3ngShu!2026")
-	if w.Canvas().Focused() != l.regPass2 {
-		t.Fatalf("test premise: the confirm field has the focus, not %T", w.Canvas().Focused())
+	premise := true
+	asUser(func() {
+		w.Resize(fyne.NewSize(960, 680))
+		l.tabs.SelectIndex(1)
+		test.Type(l.regMobile, "13900139000")
+		test.Type(l.regPass, "Zh3ngShu!2026")
+		w.Canvas().Focus(l.regPass2)
+		test.Type(l.regPass2, "Zh3ngShu!2026")
+		if premise = w.Canvas().Focused() == l.regPass2; premise {
+			l.regPass2.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+		}
+	})
+	if !premise {
+		t.Fatal("test premise: the confirm field has the focus")
 	}
-	l.regPass2.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	wait(t, done)
+	uiMu.Lock()
 	if l.tabs.SelectedIndex() != 0 || l.loginInfo.Text == "" || l.loginErr.Text != "" || l.loginInfo.Importance == widget.DangerImportance {
-		t.Fatalf("after registration: tab %d, info %q, error %q", l.tabs.SelectedIndex(), l.loginInfo.Text, l.loginErr.Text)
+		t.Errorf("after registration: tab %d, info %q, error %q", l.tabs.SelectedIndex(), l.loginInfo.Text, l.loginErr.Text)
 	}
 	if w.Canvas().Focused() != l.password {
-		t.Fatalf("focus after registration: %T (canvas for the password: %v), want the login password", w.Canvas().Focused(), fyne.CurrentApp().Driver().CanvasForObject(l.password) != nil)
+		t.Errorf("focus after registration: %T (canvas for the password: %v), want the login password", w.Canvas().Focused(), fyne.CurrentApp().Driver().CanvasForObject(l.password) != nil)
 	}
 	test.Type(w.Canvas().Focused(), "Zh3ngShu!2026") // to whatever has the focus
 	if l.regPass2.Text != "" || l.password.Text != "Zh3ngShu!2026" {
-		t.Fatalf("typed into the hidden confirm field: %q / %q", l.regPass2.Text, l.password.Text)
+		t.Errorf("typed into the hidden confirm field: %q / %q", l.regPass2.Text, l.password.Text)
 	}
 	w.Canvas().Focused().(fyne.Focusable).TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	uiMu.Unlock()
+	if t.Failed() {
+		t.FailNow()
+	}
 	wait(t, done)
 	if !*loggedIn {
 		t.Fatalf("Enter did not log in: %q %q", l.loginErr.Text, l.regErr.Text)
@@ -203,19 +226,19 @@ func TestCenterRowsAndFreshDetail(t *testing.T) {
 		Form: apply.Values{apply.FUsername: "row01", apply.FOrgName: "旧名称有限公司"}}, "")
 	center := NewCenter(c, apply.ZH, func() {})
 	center.loaded = make(chan struct{}, 8)
-	center.Refresh()
+	asUser(center.Refresh)
 	wait(t, center.loaded)
 	row := widget.NewLabel("")
-	center.list.UpdateItem(0, row)
+	asUser(func() { center.list.UpdateItem(0, row) })
 	if !strings.Contains(row.Text, time.Now().Format("2006-01-02")) || !strings.Contains(row.Text, "row01") || strings.Count(row.Text, "\n") != 1 {
 		t.Fatalf("row: %q", row.Text)
 	}
-	center.show(a.ID)
+	asUser(func() { center.show(a.ID) })
 	eventually(t, "the detail", func() bool { return strings.Contains(center.detail.Text, "单位证书") })
 	if _, err := c.Cancel(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	center.Refresh()
+	asUser(center.Refresh)
 	wait(t, center.loaded)
 	eventually(t, "the detail after 刷新", func() bool { return strings.Contains(center.detail.Text, "已取消") })
 }
