@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"certdesk/app/apply"
 	"certdesk/app/material/testimg"
 	"certdesk/token/softhsmtest"
 )
@@ -244,7 +245,7 @@ func benchFix(b *testing.B, bin string, orig image.Image) {
 	pOurs, pIM := psnr(src, decodeFile(b, ours)), psnr(src, decodeFile(b, theirs))
 	so, _ := os.Stat(ours)
 	st, _ := os.Stat(theirs)
-	if so.Size() > 2<<20 || st.Size() > 2<<20 {
+	if so.Size() > apply.MaxMaterialBytes || st.Size() > apply.MaxMaterialBytes {
 		b.Fatalf("over the budget: ours %d, ImageMagick %d bytes", so.Size(), st.Size())
 	}
 	b.ReportMetric(float64(len(photo))/1e6, "input-MB")

@@ -91,10 +91,9 @@ func TestScreensCommand(t *testing.T) {
 }
 
 // The idle window stays within issue 7's memory budget (150 MiB resident
-// under Xvfb; 139–141 MiB measured when this test was written, 145.7–147.4
-// MiB in session 13) and draws
-// its first frame without a gross delay. It guards the Fyne patch and the
-// font subset: unpatched Fyne measured 165–172 MB here. BenchmarkStartup
+// under Xvfb; 139–141 MiB when this test was written, 145.7–147.4 MiB in
+// session 13) and draws its first frame without a gross delay. It guards
+// the Fyne patch and the font subset: unpatched Fyne measured 165–172 MiB. BenchmarkStartup
 // has the numbers for the README.
 func TestIdleWindowWithinBudget(t *testing.T) {
 	if testing.Short() {
