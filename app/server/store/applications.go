@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -28,6 +29,14 @@ type Application struct {
 	Version          int    // optimistic lock
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+
+	// savedUsername is Username as the row held it at Version, so that a
+	// save that leaves the name alone does not name the column: SQLite
+	// rewrites every index on a column in an UPDATE's SET list, changed or
+	// not (measured: one WAL page of every issuance was the unique
+	// username index). The version check makes it safe to trust.
+	savedUsername string
+	saved         bool
 }
 
 const appCols = `id, owner_id, kind, state, form, answer_hash, COALESCE(username,''), subject, agreement_version, agreement_at, reject_reason, renews, renewal, version, created_at, updated_at`
@@ -45,6 +54,7 @@ func scanApp(row interface{ Scan(...any) error }) (*Application, error) {
 	}
 	a.AgreementAt, a.CreatedAt, a.UpdatedAt = fromMicros(agreed), fromMicros(created), fromMicros(updated)
 	a.Renewal = renewal != 0
+	a.savedUsername, a.saved = a.Username, true
 	return &a, nil
 }
 
@@ -62,6 +72,7 @@ func (t *Tx) CreateApplication(ctx context.Context, a *Application, first apply.
 	if err != nil {
 		return fmt.Errorf("create application: %w", err)
 	}
+	a.savedUsername, a.saved = a.Username, true
 	return t.AppendHistory(ctx, a.ID, first)
 }
 
@@ -72,9 +83,16 @@ func (t *Tx) SaveApplication(ctx context.Context, a *Application) error {
 	if err != nil {
 		return err
 	}
-	r, err := t.exec(ctx, `UPDATE applications SET state=$1, form=$2, answer_hash=$3, username=$4, subject=$5, reject_reason=$6, updated_at=$7, version=version+1
+	var r sql.Result
+	if a.saved && a.Username == a.savedUsername {
+		r, err = t.exec(ctx, `UPDATE applications SET state=$1, form=$2, answer_hash=$3, subject=$4, reject_reason=$5, updated_at=$6, version=version+1
+		WHERE id=$7 AND version=$8`,
+			a.State, string(form), a.AnswerHash, a.Subject, a.RejectReason, micros(a.UpdatedAt), a.ID, a.Version)
+	} else {
+		r, err = t.exec(ctx, `UPDATE applications SET state=$1, form=$2, answer_hash=$3, username=$4, subject=$5, reject_reason=$6, updated_at=$7, version=version+1
 		WHERE id=$8 AND version=$9`,
-		a.State, string(form), a.AnswerHash, nullable(a.Username), a.Subject, a.RejectReason, micros(a.UpdatedAt), a.ID, a.Version)
+			a.State, string(form), a.AnswerHash, nullable(a.Username), a.Subject, a.RejectReason, micros(a.UpdatedAt), a.ID, a.Version)
+	}
 	if err != nil {
 		return fmt.Errorf("save application %s: %w", a.ID, err)
 	}
@@ -82,6 +100,7 @@ func (t *Tx) SaveApplication(ctx context.Context, a *Application) error {
 		return ErrStale
 	}
 	a.Version++
+	a.savedUsername, a.saved = a.Username, true
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/base32"
 	"errors"
@@ -64,6 +65,12 @@ type Store struct {
 	// milliseconds at a time (measured: 379 creates/s with 16 clients).
 	// Readers do not take it: WAL lets them run beside the writer.
 	writeMu sync.Mutex
+	// w is the SQLite connection every transaction runs on (under
+	// writeMu). One writer connection keeps its page cache: SQLite in WAL
+	// mode drops a connection's whole cache when another connection has
+	// written since its last transaction, so with writes spread over the
+	// pool nearly every page a transaction touched was read and parsed again.
+	w *sql.Conn
 	// stmts holds SQLite's prepared statements by query text. The driver
 	// parses every statement it is given; parsing was a fifth of the
 	// server's CPU under load. pgx caches statements itself.
@@ -135,6 +142,10 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	s.stop = make(chan struct{})
 	s.stopped = make(chan struct{})
 	if s.engine == SQLite {
+		if s.w, err = s.db.Conn(ctx); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("writer connection: %w", err)
+		}
 		go s.checkpoints(time.Second)
 	} else {
 		close(s.stopped)
@@ -203,6 +214,11 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	s.writeMu.Lock()
+	if s.w != nil {
+		_ = s.w.Close() // gives the connection back to the pool db.Close closes
+	}
+	s.writeMu.Unlock()
 	return s.db.Close()
 }
 
@@ -237,7 +253,22 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	var err error
+	if s.w != nil {
+		tx, err = s.w.BeginTx(ctx, nil)
+		if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+			// The writer connection broke (it never has here): take
+			// another rather than fail every write from now on.
+			if c, cerr := s.db.Conn(ctx); cerr == nil {
+				_ = s.w.Close()
+				s.w = c
+				tx, err = c.BeginTx(ctx, nil)
+			}
+		}
+	} else {
+		tx, err = s.db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return mapErr(fmt.Errorf("begin: %w", err))
 	}
@@ -359,6 +390,18 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s.engine == SQLite {
+		// A write on its own is a transaction too: on the writer
+		// connection, in turn, rather than a pool connection that would
+		// wait in SQLite's busy handler and drop the writer's page cache.
+		var r sql.Result
+		err := s.inTxOnce(ctx, func(t *Tx) error {
+			var err error
+			r, err = t.exec(ctx, q, args...)
+			return err
+		})
+		return r, err
+	}
 	if st := s.prepared(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}

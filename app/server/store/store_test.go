@@ -177,6 +177,38 @@ func TestApplicationLifecycleAndUsernameUnique(t *testing.T) {
 		if len(list) != 2 {
 			t.Fatalf("list: %d", len(list))
 		}
+		// A save leaves the username column out only when the name is the
+		// one stored: a rename, a freed name and a name taken by another
+		// application all reach the database.
+		save := func(id string, edit func(*Application)) error {
+			return s.InTx(ctx, func(tx *Tx) error {
+				cur, err := tx.Application(ctx, id)
+				if err != nil {
+					return err
+				}
+				edit(cur)
+				if err := tx.SaveApplication(ctx, cur); err != nil {
+					return err
+				}
+				cur.Subject = "second save, same name" // the saved name is the one just written
+				return tx.SaveApplication(ctx, cur)
+			})
+		}
+		for _, c := range []struct{ from, to string }{{"zhsoft01", "zhsoft02"}, {"zhsoft02", "zhsoft02"}, {"zhsoft02", ""}, {"", "zhsoft01"}} {
+			if err := save(a.ID, func(x *Application) { x.Username = c.to }); err != nil {
+				t.Fatalf("username %q -> %q: %v", c.from, c.to, err)
+			}
+			if got, _ := s.Application(ctx, a.ID); got.Username != c.to || got.Subject != "second save, same name" {
+				t.Fatalf("username %q -> %q: stored %q subject %q", c.from, c.to, got.Username, got.Subject)
+			}
+		}
+		other := list[0]
+		if other.ID == a.ID {
+			other = list[1]
+		}
+		if err := save(other.ID, func(x *Application) { x.Username = "zhsoft01" }); !errors.Is(err, ErrConflict) {
+			t.Fatalf("another application's username taken: %v", err)
+		}
 	})
 }
 
